@@ -1,0 +1,1 @@
+"""The case service (FastAPI + SQLModel) — arrives with issue 4; ``engine`` never imports it."""

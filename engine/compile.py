@@ -1,0 +1,65 @@
+"""Stage 3, compile: ``EffectiveProcess`` -> ``CompiledProcess`` (a networkx graph and a version).
+
+Nodes are step ids carrying the ``Step`` and its responsible unit; edges carry
+the ``Transition`` and its parsed condition, in the order the file lists them.
+Edges to steps that do not exist are left out (validation names them).
+
+The version is a content hash of the effective process: two districts, or two
+loads, with the same content have the same version, and any change to what the
+engine runs (a condition, a unit, a deadline) gives a new one.  Source
+positions are not part of it, so moving a comment does not make a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .conditions import Expr
+from .errors import SourceMap
+from .merge import source_of
+from .schema import EffectiveProcess, Step, Transition
+
+
+@dataclass(frozen=True)
+class CompiledProcess:
+    process: EffectiveProcess
+    graph: nx.DiGraph
+    version: str
+    source: SourceMap
+
+    @property
+    def district(self) -> str | None:
+        return self.process.district.id if self.process.district else None
+
+    @property
+    def name(self) -> str:
+        return self.district or self.process.process.id
+
+    def step(self, step_id: str) -> Step:
+        return self.process.steps[step_id]
+
+    def outgoing(self, step_id: str) -> list[tuple[str, Transition, Expr | None]]:
+        """``(target, transition, condition)`` in file order."""
+        edges = sorted(self.graph.out_edges(step_id, data=True), key=lambda e: e[2]["order"])
+        return [(target, data["transition"], data["condition"]) for _, target, data in edges]
+
+
+def process_version(process: EffectiveProcess) -> str:
+    canonical = json.dumps(process.model_dump(mode="json", by_alias=True), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def compile_process(process: EffectiveProcess) -> CompiledProcess:
+    graph: nx.DiGraph = nx.DiGraph(start=process.start)
+    for step_id, step in process.steps.items():
+        graph.add_node(step_id, step=step, unit=process.bindings.get(step.role) if step.role else None)
+    for step_id, step in process.steps.items():
+        for order, (target, transition) in enumerate(step.transitions().items()):
+            if target in process.steps:
+                condition = transition.when.ast if transition.when is not None else None  # type: ignore[attr-defined]
+                graph.add_edge(step_id, target, transition=transition, condition=condition, order=order)
+    return CompiledProcess(process, graph, process_version(process), source_of(process))

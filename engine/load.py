@@ -1,0 +1,286 @@
+"""Stage 1, load: a YAML file -> a validated ``ProcessDocument`` or ``DistrictOverride``.
+
+The YAML is composed into nodes with ruamel.yaml (YAML 1.2, so a bare ``no``
+stays the string "no") and turned into plain data by hand, which lets us keep
+the line and column of every key and value, refuse duplicate keys with both
+positions, and refuse anchors and aliases before anything is expanded (a few
+hundred bytes of nested aliases expand to tens of megabytes).  pydantic then
+validates the plain data and each of its errors is mapped back to the key it
+concerns.  Every problem found in the file is reported at once as a
+``ProcessError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .conditions import ConditionSyntaxError
+from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you_mean
+from .schema import DistrictOverride, ProcessDocument
+
+Document = ProcessDocument | DistrictOverride
+M = TypeVar("M", bound=BaseModel)
+
+
+class _StructureError(Exception):
+    def __init__(self, message: str, position: Position, path: KeyPath = ()) -> None:
+        super().__init__(message)
+        self.finding = Finding("yaml_structure", message, position, path)
+
+
+class _NoAliasComposer(Composer):
+    """Refuses anchors and aliases where they appear, before any expansion."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        kind = "alias" if isinstance(event, AliasEvent) else "anchor" if event.anchor else None
+        if kind is not None:
+            mark = event.start_mark
+            raise MarkedYAMLError(
+                problem=f"{kind}s are not allowed ({'*' if kind == 'alias' else '&'}{event.anchor}); "
+                "write the value out in full",
+                problem_mark=mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _NoAliasComposer
+    return yaml
+
+
+def read_yaml(path: Path | str, text: str | None = None) -> tuple[Any, SourceMap]:
+    """Plain data and its source map; raises ProcessError for any YAML problem."""
+    name = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProcessError([Finding("io", f"cannot read file: {exc}", Position(name))]) from exc
+    source = SourceMap(name)
+    try:
+        node = _yaml().compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Position(name, mark.line + 1, mark.column + 1) if mark else Position(name)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {problem}", pos)]) from exc
+    except YAMLError as exc:
+        raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {exc}", Position(name))]) from exc
+    if node is None:
+        raise ProcessError([Finding("yaml_structure", "the file is empty", Position(name))])
+    try:
+        data = _plain(node, (), source)
+    except _StructureError as exc:
+        raise ProcessError([exc.finding]) from exc
+    return data, source
+
+
+def _pos(node: Node, file: str) -> Position:
+    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _plain(node: Node, path: KeyPath, source: SourceMap) -> Any:
+    source.values[path] = _pos(node, source.file)
+    if isinstance(node, MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node, source.file) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                raise _StructureError("keys must be plain names", _pos(key_node, source.file), path)
+            key = str(key)
+            if key in out:
+                first = source.keys[path + (key,)]
+                raise _StructureError(
+                    f"duplicate key '{key}' (first defined at line {first.line})",
+                    _pos(key_node, source.file),
+                    path + (key,),
+                )
+            source.keys[path + (key,)] = _pos(key_node, source.file)
+            out[key] = _plain(value_node, path + (key,), source)
+        return out
+    if isinstance(node, SequenceNode):
+        return [_plain(item, path + (i,), source) for i, item in enumerate(node.value)]
+    if node.style in ("'", '"'):
+        source.quoted.add(path)
+    return _scalar(node, source.file)
+
+
+def _scalar(node: ScalarNode, file: str) -> Any:
+    tag, value = node.tag, node.value
+    tag = getattr(tag, "value", tag)  # ruamel wraps tags in a Tag object in newer versions
+    if tag == "tag:yaml.org,2002:str":
+        return value
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:bool":
+        return value.lower() == "true"
+    if tag == "tag:yaml.org,2002:int":
+        digits = value.replace("_", "")
+        try:
+            return int(digits, 0)  # 0x1f, 0o17
+        except ValueError:
+            return int(digits, 10)  # YAML 1.2 reads 010 as ten
+    if tag == "tag:yaml.org,2002:float":
+        return float(value.replace("_", ""))
+    if tag == "tag:yaml.org,2002:timestamp":
+        try:
+            return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    raise _StructureError(f"tag {tag} is not allowed here", _pos(node, file))
+
+
+# --- validation --------------------------------------------------------------
+
+
+def validate_data(model: type[M], data: Any, source: SourceMap) -> M:
+    """``model.model_validate(data)`` with every error located in the file."""
+    if not isinstance(data, dict):
+        raise ProcessError(
+            [Finding("schema", "the document must be a mapping of keys", source.at(()))]
+        )
+    try:
+        document = model.model_validate(data)
+    except ValidationError as exc:
+        raise ProcessError([_finding(model, err, data, source) for err in exc.errors()]) from exc
+    document._source = source  # type: ignore[attr-defined]
+    return document
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
+    """pydantic's ``loc`` can name union members and validators; keep the data keys."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and not part[:1].isupper() and "[" not in part:
+            path.append(part)  # a missing or extra key: still worth naming
+            node = None
+    return tuple(path)
+
+
+def _finding(model: type[BaseModel], err: Any, data: Any, source: SourceMap) -> Finding:
+    path = _data_path(err["loc"], data)
+    kind, msg = err["type"], err["msg"]
+    pos = source.at(path)
+    if kind == "extra_forbidden":
+        fields = _fields_at(model, path[:-1])
+        msg = f"unknown key '{path[-1]}'{did_you_mean(str(path[-1]), fields)}"
+    elif kind == "missing":
+        msg = f"missing required key '{path[-1]}'"
+        pos = source.at(path[:-1])
+    elif kind == "value_error" and isinstance(err.get("ctx", {}).get("error"), ConditionSyntaxError):
+        cause: ConditionSyntaxError = err["ctx"]["error"]
+        msg = f"condition: {cause.message}"
+        pos = source.text_at(path, cause.offset)
+    elif kind in ("value_error", "assertion_error"):
+        msg = msg.removeprefix("Value error, ")
+    elif kind == "string_pattern_mismatch" and path and path[-1] == "within":
+        msg = "a duration is a number and d, w or m: 0d, 7d, 2w, 4m"
+    elif kind == "string_pattern_mismatch":
+        msg = "an id is lower case ASCII letters, digits and _, starting with a letter"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        msg = f"expected a mapping of keys (found {_kind_of(err.get('input'))})"
+    elif kind in ("literal_error", "bool_type", "int_type", "string_type", "list_type"):
+        value = err.get("input")
+        if isinstance(value, str | int | float | bool) or value is None:
+            msg = f"{msg} (found {value!r})"
+    return Finding("schema", msg, pos, path)
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {str: "text", int: "a number", bool: "a boolean", list: "a list", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _fields_at(model: type[BaseModel], path: KeyPath) -> list[str]:
+    """Field names (by alias) of the model found at ``path``, for suggestions."""
+    annotation: Any = model
+    for part in path:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif typing.get_origin(annotation) in (dict, list):
+            annotation = typing.get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or name for name, f in annotation.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, …]`` and ``X | None`` -> X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+# --- entry points ------------------------------------------------------------
+
+
+def load_document(path: Path | str, text: str | None = None) -> Document:
+    """Load either kind of file, told apart by its top-level keys."""
+    data, source = read_yaml(path, text)
+    if isinstance(data, dict) and "district" in data:
+        return validate_data(DistrictOverride, data, source)
+    if isinstance(data, dict) and "process" in data:
+        return validate_data(ProcessDocument, data, source)
+    raise ProcessError(
+        [
+            Finding(
+                "schema",
+                "not a process file: expected a top-level 'process' (central process) "
+                "or 'district' (district override) key",
+                source.at(()),
+            )
+        ]
+    )
+
+
+def load_process(path: Path | str, text: str | None = None) -> ProcessDocument:
+    """Load the central process; conditions are parsed and checked against its facts."""
+    from .validate import check_conditions  # validate imports the compiled form, not load
+
+    data, source = read_yaml(path, text)
+    document = validate_data(ProcessDocument, data, source)
+    findings = check_conditions(document, source)
+    if findings:
+        raise ProcessError(findings)
+    return document
+
+
+def load_override(path: Path | str, text: str | None = None) -> DistrictOverride:
+    data, source = read_yaml(path, text)
+    return validate_data(DistrictOverride, data, source)

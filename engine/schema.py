@@ -1,0 +1,359 @@
+"""The process language, defined once.
+
+Stage: none, this is the vocabulary every stage shares.  The pydantic models
+validate the YAML files, their ``Field(description=…)`` texts are the
+documentation, and ``python -m engine.schema`` (or ``brytupp schema``) writes
+the JSON Schema that editors use (``processes/process.schema.json``).
+
+Two documents exist:
+
+* ``ProcessDocument``: the city-wide process (``processes/*.yaml``);
+* ``DistrictOverride``: one district's adaptation (``local_overrides/*.yaml``).
+
+Everything is a mapping keyed by id, never a list addressed by position, so an
+override can name exactly what it changes.  Models are strict: a YAML ``yes``
+or ``"14"`` where a boolean or number belongs is an error, not a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from .conditions import Expr, parse_condition
+
+IDENT = r"^[a-z][a-z0-9_]*$"
+Id = Annotated[str, Field(pattern=IDENT)]
+SwedishLabel = Annotated[str, Field(min_length=1, description="Label shown to users, in Swedish.")]
+
+
+class ConditionText(str):
+    """A condition's source text that also carries its parsed AST."""
+
+    ast: Expr
+
+
+def _parse_condition(text: str) -> ConditionText:
+    parsed = ConditionText(text)
+    parsed.ast = parse_condition(text)
+    return parsed
+
+
+Condition = Annotated[
+    str,
+    AfterValidator(_parse_condition),
+    Field(
+        description=(
+            "A condition over the client's facts, e.g. `risk_level == 'high' and "
+            "'housing' in needs` or `any(children, witnessed_violence)`; "
+            "`otherwise` holds when no sibling condition does."
+        )
+    ),
+]
+
+DURATION = re.compile(r"^(\d+)([dwm])$")
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION.pattern,
+        description="A length of time: `0d` (same day), `7d`, `2w`, `4m` (calendar months).",
+    ),
+]
+
+
+def parse_duration(text: str) -> tuple[int, int]:
+    """``'4m'`` -> ``(4, 0)``, ``'2w'`` -> ``(0, 14)``: (months, days)."""
+    m = DURATION.match(text)
+    if m is None:
+        raise ValueError(f"not a duration: {text!r}")
+    count, unit = int(m.group(1)), m.group(2)
+    return (count, 0) if unit == "m" else (0, count * (7 if unit == "w" else 1))
+
+
+def duration_is_longer(new: str, old: str) -> bool:
+    """Whether ``new`` can end later than ``old`` from some start date.
+
+    Months are 28 to 31 days long, so ``1m`` vs ``30d`` is longer for some
+    start dates: that counts as longer, because a deadline may never be loosened
+    for any client.
+    """
+    (m1, d1), (m2, d2) = parse_duration(new), parse_duration(old)
+    return m1 * 31 + d1 > m2 * 28 + d2 if m1 > m2 else (d1 > d2 + (m2 - m1) * 28)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+# --- the central process ----------------------------------------------------
+
+FactType = Literal["boolean", "integer", "enum", "set", "date", "object", "list"]
+
+
+class FactSpec(Model):
+    """One fact the engine may reason over.  Conditions may use declared facts only."""
+
+    type: FactType = Field(description="Value type of the fact.")
+    label: SwedishLabel
+    description: str | None = None
+    values: list[Id] | None = Field(
+        default=None, description="Allowed values, for `enum` and `set` facts."
+    )
+    fields: dict[Id, FactSpec] | None = Field(
+        default=None, description="Fields of an `object`, or of each item of a `list`."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> FactSpec:
+        if self.type in ("enum", "set") and not self.values:
+            raise ValueError(f"a {self.type} fact needs 'values'")
+        if self.type not in ("enum", "set") and self.values is not None:
+            raise ValueError(f"'values' belongs to enum and set facts, not {self.type}")
+        if self.type in ("object", "list") and not self.fields:
+            raise ValueError(f"a {self.type} fact needs 'fields'")
+        if self.type not in ("object", "list") and self.fields is not None:
+            raise ValueError(f"'fields' belongs to object and list facts, not {self.type}")
+        return self
+
+
+class ProcessInfo(Model):
+    id: Id = Field(description="Id that district overrides name in `extends`.")
+    label: SwedishLabel
+    owner: str = Field(description="Who owns the process, e.g. Socialförvaltningen, Stockholms stad.")
+    description: str | None = None
+
+
+class Phase(Model):
+    label: SwedishLabel
+    description: str | None = None
+
+
+class Role(Model):
+    label: SwedishLabel
+    description: str | None = None
+
+
+class Intervention(Model):
+    label: SwedishLabel
+    programme: bool = Field(
+        default=False, description="One of the Bryt upp programme's own interventions."
+    )
+    description: str | None = None
+
+
+class Event(Model):
+    """Something a deadline counts from.
+
+    Its date is either a date fact (``fact``), the completion of a step
+    (``step``), or, with neither, the moment the case was opened.
+    """
+
+    label: SwedishLabel
+    fact: str | None = Field(default=None, description="A declared `date` fact, e.g. `report_received`.")
+    step: Id | None = Field(default=None, description="A step whose completion date is the event.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Event:
+        if self.fact is not None and self.step is not None:
+            raise ValueError("an event comes from a fact or a step, not both")
+        return self
+
+
+STEP_OPENED = "step_opened"
+
+
+class Deadline(Model):
+    within: Duration = Field(description="Time allowed, counted from the event.")
+    from_: Id = Field(
+        alias="from",
+        description=f"Declared event the time counts from, or `{STEP_OPENED}` (when the step became open).",
+    )
+    note: str | None = Field(default=None, description="How the rule applies, e.g. late reports.")
+
+
+class LegalRef(Model):
+    ref: str = Field(description="The provision, e.g. `SoL (2025:400) 11 kap.`.")
+    note: str | None = None
+
+
+class Transition(Model):
+    when: Condition | None = Field(default=None, description="Taken only when this holds; absent means always.")
+    label: str | None = Field(default=None, description="Swedish text for diagrams.")
+    note: str | None = None
+
+
+Gateway = Literal["exclusive", "inclusive", "parallel"]
+
+
+class Step(Model):
+    label: SwedishLabel
+    phase: Id
+    role: Id | None = Field(default=None, description="Responsible role; required except on terminal steps.")
+    intervention: Id | None = Field(default=None, description="The intervention this step offers, if any.")
+    guaranteed: bool = Field(
+        default=False,
+        description="Promised to every client who qualifies; no district may remove or weaken it.",
+    )
+    deadline: Deadline | None = None
+    legal: list[LegalRef] = Field(default_factory=list, description="Legal basis, as data.")
+    for_each: Literal["child"] | None = Field(
+        default=None, description="Repeat the step once per child (each child's own decision)."
+    )
+    for_each_when: Condition | None = Field(
+        default=None, description="Which children the step repeats for; names their fields as `child.x`."
+    )
+    gateway: Gateway = Field(
+        default="exclusive",
+        description=(
+            "How outgoing transitions are taken: `exclusive` exactly one, `inclusive` every "
+            "one whose condition holds, `parallel` all (they must be unconditional)."
+        ),
+    )
+    join: Literal["any", "all"] = Field(
+        default="any",
+        description="`all`: open only when every incoming branch that was started has arrived.",
+    )
+    closure_reason: Id | None = Field(
+        default=None, description="Marks a terminal step: the case closes with this reason."
+    )
+    description: str | None = None
+    next: dict[Id, Transition | None] = Field(
+        default_factory=dict, description="Outgoing transitions keyed by target step id."
+    )
+
+    @property
+    def terminal(self) -> bool:
+        return self.closure_reason is not None
+
+    def transitions(self) -> dict[str, Transition]:
+        return {target: t or Transition() for target, t in self.next.items()}
+
+
+class ProcessDocument(Model):
+    """The city-wide process description."""
+
+    process: ProcessInfo
+    start: Id = Field(description="The step every case starts at.")
+    facts: dict[Id, FactSpec] = Field(description="The facts vocabulary conditions may use.")
+    events: dict[Id, Event] = Field(description="Events deadlines count from.")
+    phases: dict[Id, Phase] = Field(description="Phases, in order.")
+    roles: dict[Id, Role]
+    interventions: dict[Id, Intervention]
+    closure_reasons: dict[Id, SwedishLabel]
+    steps: dict[Id, Step]
+
+
+# --- a district's override ---------------------------------------------------
+
+
+class Contact(Model):
+    label: SwedishLabel
+    organisation: str | None = Field(default=None, description="E.g. Region Stockholm, Polisen.")
+    phone: str | None = None
+    email: str | None = None
+    note: str | None = None
+
+
+class Unit(Model):
+    label: SwedishLabel
+    kind: Literal["district", "rvc", "city", "region", "external"] = Field(
+        default="district", description="Whose unit it is: the district's own, an RVC, a city-wide one…"
+    )
+    contact: Contact | None = None
+
+
+class StepPatch(Model):
+    """Changes to one central step, addressed by its id."""
+
+    role: Id | None = Field(default=None, description="Give the step to another declared role.")
+    deadline: Deadline | None = Field(default=None, description="A tighter deadline (never looser).")
+    redirect: dict[Id, Id] = Field(
+        default_factory=dict,
+        description="Send an outgoing transition elsewhere: `{old_target: new_target}`, e.g. through a local step.",
+    )
+    contacts: list[Id] = Field(default_factory=list, description="Local contacts for this step.")
+    note: str | None = Field(default=None, description="Local instruction shown with the step.")
+    remove: bool = Field(
+        default=False,
+        description="Drop a non-guaranteed step; its single unconditional successor takes its place.",
+    )
+    guaranteed: bool | None = Field(
+        default=None, description="Only `true` is accepted: a district may add guarantees, never drop one."
+    )
+
+
+class DistrictOverride(Model):
+    """One district administration's adaptation of the central process."""
+
+    district: Id = Field(description="District id, e.g. `farsta`.")
+    label: SwedishLabel
+    extends: Id = Field(description="Id of the central process this adapts.")
+    rvc: Id = Field(description="The unit (an RVC) that serves the district.")
+    units: dict[Id, Unit] = Field(description="The district's units and the external ones it works with.")
+    roles: dict[Id, Id] = Field(description="Every role of the central process bound to a unit.")
+    contacts: dict[Id, Contact] = Field(
+        default_factory=dict, description="Local contacts: Region Stockholm, the police, …"
+    )
+    steps: dict[Id, StepPatch] = Field(default_factory=dict, description="Changes to central steps.")
+    add_steps: dict[Id, Step] = Field(default_factory=dict, description="Local steps.")
+    add_transitions: dict[Id, dict[Id, Transition | None]] = Field(
+        default_factory=dict, description="New transitions: `{from_step: {to_step: {when: …}}}`."
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    """One JSON Schema that accepts either document, for editors."""
+    process = ProcessDocument.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    override = DistrictOverride.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    defs = {**process.pop("$defs", {}), **override.pop("$defs", {})}
+    defs["ProcessDocument"] = process
+    defs["DistrictOverride"] = override
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Bryt upp process description or district override",
+        "anyOf": [{"$ref": "#/$defs/ProcessDocument"}, {"$ref": "#/$defs/DistrictOverride"}],
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(json_schema_text(), end="")
+
+
+class DistrictInfo(Model):
+    id: Id
+    label: SwedishLabel
+    rvc: Id
+
+
+class EffectiveProcess(ProcessDocument):
+    """A process as one district runs it: the central process with the override applied.
+
+    Produced by ``merge_override``; never written by hand.  For the central
+    process alone, ``district`` is None and nothing is bound.
+    """
+
+    district: DistrictInfo | None = None
+    units: dict[Id, Unit] = Field(default_factory=dict)
+    bindings: dict[Id, Id] = Field(default_factory=dict, description="Role -> unit.")
+    contacts: dict[Id, Contact] = Field(default_factory=dict)
+    step_notes: dict[Id, str] = Field(default_factory=dict)
+    step_contacts: dict[Id, list[Id]] = Field(default_factory=dict)
+    local_steps: list[Id] = Field(default_factory=list, description="Steps the district added.")
+    changed_steps: list[Id] = Field(default_factory=list, description="Central steps the district changed.")
+    removed_steps: list[Id] = Field(default_factory=list, description="Central steps the district removed.")
+    redirects: list[tuple[Id, Id, Id]] = Field(
+        default_factory=list, description="Redirected transitions: (step, old target, new target)."
+    )
+
+    def unit_for(self, step_id: str) -> Unit | None:
+        role = self.steps[step_id].role
+        unit_id = self.bindings.get(role) if role else None
+        return self.units.get(unit_id) if unit_id else None

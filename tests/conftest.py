@@ -1,0 +1,62 @@
+"""Fixtures built from small YAML snippets written under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from engine import CompiledProcess, compile_process, load_override, load_process, merge_override
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI_PATH = ROOT / "tests" / "invalid" / "central" / "mini.yaml"
+MINI = MINI_PATH.read_text(encoding="utf-8")
+
+OVERRIDE = """\
+district: testby
+label: Testby stadsdelsförvaltning
+extends: mini
+rvc: rvc_test
+units:
+  mottagningen: {label: Mottagningen}
+  rvt_testby: {label: Relationsvåldsteamet}
+  rvc_test: {label: RVC Test, kind: rvc}
+roles:
+  intake: mottagningen
+  rvt: rvt_testby
+"""
+
+Writer = Callable[..., Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Writer:
+    """``write(text, name="x.yaml")`` -> the path of a file holding ``text``."""
+
+    def _write(text: str, name: str = "process.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def district(write: Writer) -> Callable[[str], CompiledProcess]:
+    """Merge an override snippet (appended to the minimal override) onto the mini process."""
+
+    def _district(extra: str = "", base: str = OVERRIDE, central: str = MINI) -> CompiledProcess:
+        central_doc = load_process(write(central, "mini.yaml"))
+        override = load_override(write(base + extra, "testby.yaml"))
+        return compile_process(merge_override(central_doc, override))
+
+    return _district
+
+
+@pytest.fixture
+def central(write: Writer) -> Callable[[str], CompiledProcess]:
+    def _central(text: str = MINI) -> CompiledProcess:
+        return compile_process(merge_override(load_process(write(text, "mini.yaml"))))
+
+    return _central
