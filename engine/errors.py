@@ -113,6 +113,9 @@ class SourceMap:
     values: dict[KeyPath, Position] = field(default_factory=dict)
     # Quoted scalars start one column before their text; conditions need that.
     quoted: set[KeyPath] = field(default_factory=set)
+    # Merged paths that came from another document's path (``steps.x`` <- ``add_steps.x``),
+    # so a finding can name the key as the user wrote it.
+    origins: dict[KeyPath, KeyPath] = field(default_factory=dict)
 
     def at(self, path: KeyPath) -> Position:
         """Position of the key at ``path``, or of its nearest recorded ancestor."""
@@ -129,9 +132,19 @@ class SourceMap:
             return self.at(path)
         return Position(pos.file, pos.line, pos.col + offset + (1 if path in self.quoted else 0))
 
+    def original_path(self, path: KeyPath) -> KeyPath:
+        """The key path as written in the file the position points into."""
+        for end in range(len(path), 0, -1):
+            origin = self.origins.get(path[:end])
+            if origin is not None:
+                return origin + path[end:]
+        return path
+
     def copy_subtree(self, src: KeyPath, dst: KeyPath, into: SourceMap) -> None:
         """Record every position under ``src`` of this map under ``dst`` of ``into``."""
         n = len(src)
+        if src != dst:
+            into.origins[dst] = src
         for table_name in ("keys", "values"):
             table, target = getattr(self, table_name), getattr(into, table_name)
             for path, pos in table.items():

@@ -76,6 +76,9 @@ def read_yaml(path: Path | str, text: str | None = None) -> tuple[Any, SourceMap
         mark = exc.problem_mark or exc.context_mark
         pos = Position(name, mark.line + 1, mark.column + 1) if mark else Position(name)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context and exc.context_mark is not None:
+            where = exc.context_mark
+            problem = f"{problem} ({exc.context} at line {where.line + 1}, column {where.column + 1})"
         raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {problem}", pos)]) from exc
     except YAMLError as exc:
         raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {exc}", Position(name))]) from exc

@@ -110,6 +110,7 @@ class _Merge:
         return m
 
     def _bind_roles(self) -> None:
+        self.src.copy_subtree(("roles",), ("bindings",), self.source)
         for role, unit in self.override.roles.items():
             path: KeyPath = ("roles", role)
             if role not in self.central.roles:
@@ -122,7 +123,6 @@ class _Merge:
                 )
             else:
                 self.merged.bindings[role] = unit
-                self.src.copy_subtree(path, ("bindings", role), self.source)
 
     def _add_steps(self) -> None:
         for step_id, step in self.override.add_steps.items():

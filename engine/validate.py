@@ -26,7 +26,7 @@ Check = Callable[[CompiledProcess], Iterator[Finding]]
 
 def _finding(c: CompiledProcess, check: str, message: str, path: KeyPath, **kw: Any) -> Finding:
     position = kw.pop("position", None) or c.source.at(path)
-    return Finding(check, message, position, path, district=c.district, **kw)
+    return Finding(check, message, position, c.source.original_path(path), district=c.district, **kw)
 
 
 # --- references and conditions -------------------------------------------------
@@ -45,7 +45,9 @@ def check_conditions(document: ProcessDocument, source: SourceMap, district: str
             if text is None:
                 continue
             for offset, message in check_condition(text.ast, document.facts, per_child):
-                findings.append(Finding("unknown_fact", message, source.text_at(path, offset), path, district=district))
+                findings.append(
+                    Finding("unknown_fact", message, source.text_at(path, offset), source.original_path(path), district=district)
+                )
     return findings
 
 
@@ -213,7 +215,9 @@ def branch_conditions(c: CompiledProcess) -> Iterator[Finding]:
             continue
         unconditional = [t for t, cond in conditions if cond is None]
         if step.gateway == "exclusive" and unconditional and len(conditions) > 1:
-            yield _finding(c, "branch_overlap", f"exclusive gateway: the transition to '{unconditional[0]}' always holds, so it can hold together with another; make the step parallel or inclusive, or give it a condition", ("steps", step_id, "next", unconditional[0]))
+            other = next(t for t, _ in conditions if t != unconditional[0])
+            path = _blame(c, ("steps", step_id, "next"), unconditional[0], other)
+            yield _finding(c, "branch_overlap", f"exclusive gateway: the transition to '{unconditional[0]}' always holds, so it can hold together with the one to '{other}'", path)
             continue
         if len(conditions) == 1 and conditions[0][1] is None:
             continue
@@ -240,13 +244,22 @@ def _decide_branches(c: CompiledProcess, step_id: str, gateway: str, conditions:
         if gateway == "exclusive" and len(holding) > 1 and not overlap_reported:
             overlap_reported = True
             yield _finding(c, "branch_overlap", f"exclusive gateway: the conditions to '{holding[0]}' and '{holding[1]}' can both hold (e.g. {_example(env)})",
-                           ("steps", step_id, "next", holding[1], "when"))
+                           _blame(c, ("steps", step_id, "next"), holding[1], holding[0]) + ("when",))
         if not holding and not has_otherwise and not gap_reported:
             gap_reported = True
             yield _finding(c, "branch_gap", f"no transition's condition holds for some clients (e.g. {_example(env)}); add an 'otherwise' transition",
                            ("steps", step_id, "next"))
         if overlap_reported and (gap_reported or has_otherwise):
             return
+
+
+def _blame(c: CompiledProcess, base: KeyPath, first: str, second: str) -> KeyPath:
+    """Of two transitions in conflict, the one a district added, if any: that is where the fix belongs."""
+    central_file = c.source.file
+    for target in (first, second):
+        if c.source.at(base + (target,)).file != central_file:
+            return base + (target,)
+    return base + (first,)
 
 
 def _example(env: Mapping[str, Any]) -> str:
