@@ -6,6 +6,7 @@ editors and CI logs can jump to them; everything else is a rich table.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,9 @@ from .pipeline import DEFAULT_PATHS, Build, build
 from .schema import json_schema_text
 
 app = typer.Typer(help="Bryt upp process engine: validate and inspect process files.", no_args_is_help=True)
-out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs, grep) gets wide tables instead of ellipses.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(help="Process files or folders (default: processes local_overrides).")]
