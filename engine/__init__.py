@@ -15,8 +15,8 @@ from .validate import CHECKS, validate_process
 
 __all__ = [
     "CHECKS",
-    "Build",
     "BrytUppError",
+    "Build",
     "Built",
     "CompiledProcess",
     "ConditionSyntaxError",

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import BrytUppError
 
@@ -118,7 +118,7 @@ class Otherwise:
         return "otherwise"
 
 
-Expr = Union[Name, Literal, Compare, Not, BoolOp, Quantifier, Otherwise]
+Expr = Name | Literal | Compare | Not | BoolOp | Quantifier | Otherwise
 
 
 def _wrap(expr: Expr) -> str:
@@ -376,9 +376,7 @@ def evaluate(
         results = (bool(evaluate(o, facts, item, child)) for o in expr.operands)
         return all(results) if expr.op == "and" else any(results)
     if isinstance(expr, Compare):
-        return _compare(
-            expr.op, evaluate(expr.left, facts, item, child), evaluate(expr.right, facts, item, child)
-        )
+        return _compare(expr.op, evaluate(expr.left, facts, item, child), evaluate(expr.right, facts, item, child))
     if isinstance(expr, Quantifier):
         items = evaluate(expr.collection, facts, item, child) or ()
         if expr.body is None:

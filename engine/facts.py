@@ -179,7 +179,7 @@ def _compare(expr: Compare, facts: Mapping[str, FactSpec], item: Mapping[str, Fa
             raise _TypeError(expr.offset, f"'{op}' cannot compare with none")
         return
     if op in ("<", "<=", ">", ">="):
-        if left.kind not in _ORDERED or left.kind != right.kind and not (left.kind == "date" and right.kind == "text"):
+        if left.kind not in _ORDERED or (left.kind != right.kind and not (left.kind == "date" and right.kind == "text")):
             raise _TypeError(expr.offset, f"'{op}' compares numbers or dates, not {left.kind} and {right.kind}")
         return
     # == and !=

@@ -1,7 +1,8 @@
 """Stage 1, load: a YAML file -> a validated ``ProcessDocument`` or ``DistrictOverride``.
 
-The YAML is composed into nodes with ruamel.yaml (YAML 1.2, so a bare ``no``
-stays the string "no") and turned into plain data by hand, which lets us keep
+The YAML is parsed into events with ruamel.yaml (libyaml's C parser when
+available; YAML 1.2, so a bare ``no`` stays the string "no") and turned into
+plain data by hand, which lets us keep
 the line and column of every key and value, refuse duplicate keys with both
 positions, and refuse anchors and aliases before anything is expanded (a few
 hundred bytes of nested aliases expand to tens of megabytes).  pydantic then
@@ -15,15 +16,25 @@ from __future__ import annotations
 import datetime as dt
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from .conditions import ConditionSyntaxError
 from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you_mean
@@ -39,26 +50,8 @@ class _StructureError(Exception):
         self.finding = Finding("yaml_structure", message, position, path)
 
 
-class _NoAliasComposer(Composer):
-    """Refuses anchors and aliases where they appear, before any expansion."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.parser.peek_event()
-        kind = "alias" if isinstance(event, AliasEvent) else "anchor" if event.anchor else None
-        if kind is not None:
-            mark = event.start_mark
-            raise MarkedYAMLError(
-                problem=f"{kind}s are not allowed ({'*' if kind == 'alias' else '&'}{event.anchor}); "
-                "write the value out in full",
-                problem_mark=mark,
-            )
-        return super().compose_node(parent, index)
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Composer = _NoAliasComposer
-    return yaml
+_YAML = YAML(typ="safe")  # libyaml's C parser when ruamel.yaml.clib is installed
+_RESOLVER = VersionedResolver(version=(1, 2))
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> tuple[Any, SourceMap]:
@@ -71,7 +64,7 @@ def read_yaml(path: Path | str, text: str | None = None) -> tuple[Any, SourceMap
             raise ProcessError([Finding("io", f"cannot read file: {exc}", Position(name))]) from exc
     source = SourceMap(name)
     try:
-        node = _yaml().compose(text)
+        data = _Builder(_YAML.parse(text), source).document()
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(name, mark.line + 1, mark.column + 1) if mark else Position(name)
@@ -82,50 +75,86 @@ def read_yaml(path: Path | str, text: str | None = None) -> tuple[Any, SourceMap
         raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {problem}", pos)]) from exc
     except YAMLError as exc:
         raise ProcessError([Finding("yaml_syntax", f"YAML syntax: {exc}", Position(name))]) from exc
-    if node is None:
-        raise ProcessError([Finding("yaml_structure", "the file is empty", Position(name))])
-    try:
-        data = _plain(node, (), source)
     except _StructureError as exc:
         raise ProcessError([exc.finding]) from exc
+    except RecursionError as exc:
+        raise ProcessError([Finding("yaml_structure", "the YAML is nested too deeply", Position(name))]) from exc
     return data, source
 
 
-def _pos(node: Node, file: str) -> Position:
-    return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+class _Builder:
+    """Plain data straight from the parser's events, keeping every position.
 
+    Working on events rather than composed nodes lets us refuse an anchor or an
+    alias where it is written, before anything could be expanded, and find
+    duplicate keys with both their lines.
+    """
 
-def _plain(node: Node, path: KeyPath, source: SourceMap) -> Any:
-    source.values[path] = _pos(node, source.file)
-    if isinstance(node, MappingNode):
+    def __init__(self, events: Iterator[Any], source: SourceMap) -> None:
+        self.events = events
+        self.source = source
+
+    def pos(self, event: Any) -> Position:
+        return Position(self.source.file, event.start_mark.line + 1, event.start_mark.column + 1)
+
+    def document(self) -> Any:
+        next(self.events)  # StreamStartEvent
+        first = next(self.events)
+        if isinstance(first, StreamEndEvent):
+            raise _StructureError("the file is empty", Position(self.source.file))
+        data = self.value(next(self.events), ())
+        next(self.events)  # DocumentEndEvent
+        extra = next(self.events)
+        if isinstance(extra, DocumentStartEvent):
+            raise _StructureError("one YAML document per file: remove the second '---'", self.pos(extra))
+        return data
+
+    def value(self, event: Any, path: KeyPath) -> Any:
+        position = self.pos(event)
+        self.source.values[path] = position
+        if isinstance(event, AliasEvent):
+            raise _StructureError(f"aliases are not allowed (*{event.anchor}); write the value out in full", position, path)
+        if getattr(event, "anchor", None):
+            raise _StructureError(f"anchors are not allowed (&{event.anchor}); write the value out in full", position, path)
+        if isinstance(event, MappingStartEvent):
+            return self.mapping(path)
+        if isinstance(event, SequenceStartEvent):
+            items = []
+            while not isinstance(item := next(self.events), SequenceEndEvent):
+                items.append(self.value(item, (*path, len(items))))
+            return items
+        return self.scalar(event, path)
+
+    def mapping(self, path: KeyPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node, source.file) if isinstance(key_node, ScalarNode) else None
+        while not isinstance(key_event := next(self.events), MappingEndEvent):
+            if not isinstance(key_event, ScalarEvent) or key_event.anchor:
+                raise _StructureError("keys must be plain names", self.pos(key_event), path)
+            key = self.scalar(key_event, path)
             if not isinstance(key, str | int) or isinstance(key, bool):
-                raise _StructureError("keys must be plain names", _pos(key_node, source.file), path)
+                raise _StructureError("keys must be plain names", self.pos(key_event), path)
             key = str(key)
             if key in out:
-                first = source.keys[path + (key,)]
+                first = self.source.keys[(*path, key)]
                 raise _StructureError(
-                    f"duplicate key '{key}' (first defined at line {first.line})",
-                    _pos(key_node, source.file),
-                    path + (key,),
+                    f"duplicate key '{key}' (first defined at line {first.line})", self.pos(key_event), (*path, key)
                 )
-            source.keys[path + (key,)] = _pos(key_node, source.file)
-            out[key] = _plain(value_node, path + (key,), source)
+            self.source.keys[(*path, key)] = self.pos(key_event)
+            out[key] = self.value(next(self.events), (*path, key))
         return out
-    if isinstance(node, SequenceNode):
-        return [_plain(item, path + (i,), source) for i, item in enumerate(node.value)]
-    if node.style in ("'", '"'):
-        source.quoted.add(path)
-    return _scalar(node, source.file)
+
+    def scalar(self, event: Any, path: KeyPath) -> Any:
+        if event.tag not in (None, "!"):
+            raise _StructureError(f"tags are not allowed ({event.tag})", self.pos(event), path)
+        if event.style:  # quoted or block scalars are text
+            if event.style in ("'", '"'):
+                self.source.quoted.add(path)
+            return event.value
+        return _convert(_RESOLVER.resolve(ScalarNode, event.value, (True, False)), event.value)
 
 
-def _scalar(node: ScalarNode, file: str) -> Any:
-    tag, value = node.tag, node.value
-    tag = getattr(tag, "value", tag)  # ruamel wraps tags in a Tag object in newer versions
-    if tag == "tag:yaml.org,2002:str":
-        return value
+def _convert(tag: Any, value: str) -> Any:
+    tag = getattr(tag, "value", tag)  # newer ruamel wraps tags in a Tag object
     if tag == "tag:yaml.org,2002:null":
         return None
     if tag == "tag:yaml.org,2002:bool":
@@ -137,13 +166,16 @@ def _scalar(node: ScalarNode, file: str) -> Any:
         except ValueError:
             return int(digits, 10)  # YAML 1.2 reads 010 as ten
     if tag == "tag:yaml.org,2002:float":
-        return float(value.replace("_", ""))
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            return value  # .inf / .nan spellings: leave them to the schema
     if tag == "tag:yaml.org,2002:timestamp":
         try:
             return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
         except ValueError:
             return value
-    raise _StructureError(f"tag {tag} is not allowed here", _pos(node, file))
+    return value
 
 
 # --- validation --------------------------------------------------------------
@@ -152,9 +184,7 @@ def _scalar(node: ScalarNode, file: str) -> Any:
 def validate_data(model: type[M], data: Any, source: SourceMap) -> M:
     """``model.model_validate(data)`` with every error located in the file."""
     if not isinstance(data, dict):
-        raise ProcessError(
-            [Finding("schema", "the document must be a mapping of keys", source.at(()))]
-        )
+        raise ProcessError([Finding("schema", "the document must be a mapping of keys", source.at(()))])
     try:
         document = model.model_validate(data)
     except ValidationError as exc:
@@ -168,10 +198,7 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> KeyPath:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and not part[:1].isupper() and "[" not in part:
@@ -212,7 +239,9 @@ def _finding(model: type[BaseModel], err: Any, data: Any, source: SourceMap) -> 
 def _kind_of(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {str: "text", int: "a number", bool: "a boolean", list: "a list", float: "a number"}.get(type(value), type(value).__name__)
+    return {str: "text", int: "a number", bool: "a boolean", list: "a list", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _fields_at(model: type[BaseModel], path: KeyPath) -> list[str]:
@@ -264,8 +293,7 @@ def load_document(path: Path | str, text: str | None = None) -> Document:
         [
             Finding(
                 "schema",
-                "not a process file: expected a top-level 'process' (central process) "
-                "or 'district' (district override) key",
+                "not a process file: expected a top-level 'process' (central process) or 'district' (district override) key",
                 source.at(()),
             )
         ]

@@ -55,9 +55,10 @@ def source_of(document: object) -> SourceMap:
 def merge_override(central: ProcessDocument, override: DistrictOverride | None = None) -> EffectiveProcess:
     """Apply ``override`` to ``central``; ``None`` gives the central process unbound."""
     central_src = source_of(central)
-    # Already validated: construct without re-validating, copying what merging mutates.
+    # Already validated: construct without re-validating.  Steps are copied
+    # shallowly; merging only ever assigns to a step's fields, never mutates them.
     fields = {name: getattr(central, name) for name in ProcessDocument.model_fields}
-    fields["steps"] = {key: step.model_copy(deep=True) for key, step in central.steps.items()}
+    fields["steps"] = {key: step.model_copy() for key, step in central.steps.items()}
     merged = EffectiveProcess.model_construct(**fields)
     source = SourceMap(central_src.file)
     central_src.copy_subtree((), (), source)
@@ -68,9 +69,7 @@ def merge_override(central: ProcessDocument, override: DistrictOverride | None =
 
 
 class _Merge:
-    def __init__(
-        self, central: ProcessDocument, merged: EffectiveProcess, override: DistrictOverride, source: SourceMap
-    ) -> None:
+    def __init__(self, central: ProcessDocument, merged: EffectiveProcess, override: DistrictOverride, source: SourceMap) -> None:
         self.central = central
         self.central_src = source_of(central)
         self.merged = merged
@@ -81,9 +80,7 @@ class _Merge:
 
     def refuse(self, check: str, message: str, path: KeyPath, central_path: KeyPath | None = None) -> None:
         related = self.central_src.at(central_path) if central_path is not None else None
-        self.findings.append(
-            Finding(check, message, self.src.at(path), path, related, self.override.district)
-        )
+        self.findings.append(Finding(check, message, self.src.at(path), path, related, self.override.district))
 
     def run(self) -> EffectiveProcess:
         o, m = self.override, self.merged
@@ -102,7 +99,7 @@ class _Merge:
             self.src.copy_subtree((key,), (key,), self.source)
         self._bind_roles()
         self._add_steps()
-        for step_id, patch in o.steps.items():
+        for step_id in o.steps:
             self._patch(step_id)
         self._add_transitions()
         if self.findings:
@@ -135,7 +132,7 @@ class _Merge:
                     ("steps", step_id),
                 )
                 continue
-            self.merged.steps[step_id] = step.model_copy(deep=True)
+            self.merged.steps[step_id] = step.model_copy()
             self.merged.local_steps.append(step_id)
             self.src.copy_subtree(path, ("steps", step_id), self.source)
 
@@ -293,7 +290,7 @@ class _Merge:
                 elif target not in self.merged.steps:
                     self.refuse("unknown_reference", f"unknown step '{target}'{did_you_mean(target, self.merged.steps)}", path)
                 else:
-                    step.next[target] = transition.model_copy() if transition else Transition()
+                    step.next = {**step.next, target: transition.model_copy() if transition else Transition()}
                     self.src.copy_subtree(path, ("steps", source_id, "next", target), self.source)
                     if source_id not in self.merged.local_steps and source_id not in self.merged.changed_steps:
                         self.merged.changed_steps.append(source_id)

@@ -17,7 +17,7 @@ from .errors import Finding, ProcessError, sort_findings
 from .load import load_document
 from .merge import merge_override
 from .schema import DistrictOverride, ProcessDocument
-from .validate import check_conditions, validate_process
+from .validate import validate_process
 
 DEFAULT_PATHS = ("processes", "local_overrides")
 
@@ -98,16 +98,13 @@ def build(paths: Iterable[Path | str] = DEFAULT_PATHS, central_paths: Iterable[P
 
 
 def _add_central(result: Build, centrals: dict[str, ProcessDocument], path: Path, document: ProcessDocument) -> None:
-    findings = check_conditions(document, document._source)  # type: ignore[attr-defined]
     compiled = compile_process(merge_override(document))
-    findings += validate_process(compiled)
+    findings = validate_process(compiled)
     centrals[document.process.id] = document
     result.central[document.process.id] = Built(document.process.id, str(path), compiled, sort_findings(findings))
 
 
-def build_district(
-    result: Build, centrals: dict[str, ProcessDocument], path: Path, override: DistrictOverride
-) -> Built:
+def build_district(result: Build, centrals: dict[str, ProcessDocument], path: Path, override: DistrictOverride) -> Built:
     central = centrals.get(override.extends)
     if central is None:
         position = override._source.at(("extends",))  # type: ignore[attr-defined]
@@ -116,7 +113,9 @@ def build_district(
     if override.district in result.districts:
         first = result.districts[override.district].path
         position = override._source.at(("district",))  # type: ignore[attr-defined]
-        finding = Finding("duplicate_district", f"district '{override.district}' is also defined in {first}", position, ("district",))
+        finding = Finding(
+            "duplicate_district", f"district '{override.district}' is also defined in {first}", position, ("district",)
+        )
         return Built(override.district, str(path), None, [finding])
     try:
         merged = merge_override(central, override)

@@ -99,12 +99,8 @@ class FactSpec(Model):
     type: FactType = Field(description="Value type of the fact.")
     label: SwedishLabel
     description: str | None = None
-    values: list[Id] | None = Field(
-        default=None, description="Allowed values, for `enum` and `set` facts."
-    )
-    fields: dict[Id, FactSpec] | None = Field(
-        default=None, description="Fields of an `object`, or of each item of a `list`."
-    )
+    values: list[Id] | None = Field(default=None, description="Allowed values, for `enum` and `set` facts.")
+    fields: dict[Id, FactSpec] | None = Field(default=None, description="Fields of an `object`, or of each item of a `list`.")
 
     @model_validator(mode="after")
     def _shape(self) -> FactSpec:
@@ -138,9 +134,7 @@ class Role(Model):
 
 class Intervention(Model):
     label: SwedishLabel
-    programme: bool = Field(
-        default=False, description="One of the Bryt upp programme's own interventions."
-    )
+    programme: bool = Field(default=False, description="One of the Bryt upp programme's own interventions.")
     description: str | None = None
 
 
@@ -216,13 +210,9 @@ class Step(Model):
         default="any",
         description="`all`: open only when every incoming branch that was started has arrived.",
     )
-    closure_reason: Id | None = Field(
-        default=None, description="Marks a terminal step: the case closes with this reason."
-    )
+    closure_reason: Id | None = Field(default=None, description="Marks a terminal step: the case closes with this reason.")
     description: str | None = None
-    next: dict[Id, Transition | None] = Field(
-        default_factory=dict, description="Outgoing transitions keyed by target step id."
-    )
+    next: dict[Id, Transition | None] = Field(default_factory=dict, description="Outgoing transitions keyed by target step id.")
 
     @property
     def terminal(self) -> bool:
@@ -294,9 +284,7 @@ class DistrictOverride(Model):
     rvc: Id = Field(description="The unit (an RVC) that serves the district.")
     units: dict[Id, Unit] = Field(description="The district's units and the external ones it works with.")
     roles: dict[Id, Id] = Field(description="Every role of the central process bound to a unit.")
-    contacts: dict[Id, Contact] = Field(
-        default_factory=dict, description="Local contacts: Region Stockholm, the police, …"
-    )
+    contacts: dict[Id, Contact] = Field(default_factory=dict, description="Local contacts: Region Stockholm, the police, …")
     steps: dict[Id, StepPatch] = Field(default_factory=dict, description="Changes to central steps.")
     add_steps: dict[Id, Step] = Field(default_factory=dict, description="Local steps.")
     add_transitions: dict[Id, dict[Id, Transition | None]] = Field(

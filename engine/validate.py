@@ -66,20 +66,39 @@ def unknown_reference(c: CompiledProcess) -> Iterator[Finding]:
             if spec is None or spec.type != "date":
                 yield _finding(c, "unknown_reference", f"'{event.fact}' is not a declared date fact", path + ("fact",))
         if event.step is not None and event.step not in p.steps:
-            yield _finding(c, "unknown_reference", f"unknown step '{event.step}'{did_you_mean(event.step, p.steps)}", path + ("step",))
-    references = (("phase", p.phases), ("role", p.roles), ("intervention", p.interventions), ("closure_reason", p.closure_reasons))
+            yield _finding(
+                c, "unknown_reference", f"unknown step '{event.step}'{did_you_mean(event.step, p.steps)}", path + ("step",)
+            )
+    references = (
+        ("phase", p.phases),
+        ("role", p.roles),
+        ("intervention", p.interventions),
+        ("closure_reason", p.closure_reasons),
+    )
     for step_id, step in p.steps.items():
         base: KeyPath = ("steps", step_id)
         for key, declared in references:
             value = getattr(step, key)
             if value is not None and value not in declared:
-                yield _finding(c, "unknown_reference", f"unknown {key.replace('_', ' ')} '{value}'{did_you_mean(value, declared)}", base + (key,))
+                yield _finding(
+                    c,
+                    "unknown_reference",
+                    f"unknown {key.replace('_', ' ')} '{value}'{did_you_mean(value, declared)}",
+                    base + (key,),
+                )
         if step.deadline is not None and step.deadline.from_ not in p.events and step.deadline.from_ != STEP_OPENED:
             known = [*p.events, STEP_OPENED]
-            yield _finding(c, "unknown_reference", f"unknown event '{step.deadline.from_}'{did_you_mean(step.deadline.from_, known)}", base + ("deadline", "from"))
+            yield _finding(
+                c,
+                "unknown_reference",
+                f"unknown event '{step.deadline.from_}'{did_you_mean(step.deadline.from_, known)}",
+                base + ("deadline", "from"),
+            )
         for target in step.next:
             if target not in p.steps:
-                yield _finding(c, "unknown_reference", f"unknown step '{target}'{did_you_mean(target, p.steps)}", base + ("next", target))
+                yield _finding(
+                    c, "unknown_reference", f"unknown step '{target}'{did_you_mean(target, p.steps)}", base + ("next", target)
+                )
         if step.for_each == "child" and (CHILDREN not in p.facts or p.facts[CHILDREN].type != "list"):
             yield _finding(c, "unknown_reference", f"for_each: child needs a list fact '{CHILDREN}'", base + ("for_each",))
 
@@ -99,11 +118,21 @@ def gateway_misuse(c: CompiledProcess) -> Iterator[Finding]:
         if step.gateway == "parallel":
             for target, tr in transitions.items():
                 if tr.when is not None:
-                    yield _finding(c, "gateway_misuse", "a parallel gateway takes every transition; use inclusive for conditional ones", base + ("next", target, "when"))
+                    yield _finding(
+                        c,
+                        "gateway_misuse",
+                        "a parallel gateway takes every transition; use inclusive for conditional ones",
+                        base + ("next", target, "when"),
+                    )
         elif len(otherwise) > 1:
             yield _finding(c, "gateway_misuse", "only one transition can be 'otherwise'", base + ("next", otherwise[1], "when"))
         elif otherwise and len(transitions) == 1:
-            yield _finding(c, "gateway_misuse", "'otherwise' needs a sibling transition with a condition", base + ("next", otherwise[0], "when"))
+            yield _finding(
+                c,
+                "gateway_misuse",
+                "'otherwise' needs a sibling transition with a condition",
+                base + ("next", otherwise[0], "when"),
+            )
 
 
 # --- graph shape -------------------------------------------------------------------
@@ -126,10 +155,17 @@ def unreachable_step(c: CompiledProcess) -> Iterator[Finding]:
         path: KeyPath = ("steps", step_id)
         if step_id in redirected and c.district:
             source, new = redirected[step_id]
-            yield _finding(c, "unreachable_step", message + f" since the district redirected '{source}' to '{new}'",
-                           ("steps", source, "next", new), related=c.source.at(path))
+            yield _finding(
+                c,
+                "unreachable_step",
+                message + f" since the district redirected '{source}' to '{new}'",
+                ("steps", source, "next", new),
+                related=c.source.at(path),
+            )
         elif c.district and step_id not in c.process.local_steps:
-            yield _finding(c, "unreachable_step", message + f" in district '{c.district}'", ("district",), related=c.source.at(path))
+            yield _finding(
+                c, "unreachable_step", message + f" in district '{c.district}'", ("district",), related=c.source.at(path)
+            )
         else:
             yield _finding(c, "unreachable_step", message, path)
 
@@ -137,7 +173,9 @@ def unreachable_step(c: CompiledProcess) -> Iterator[Finding]:
 def dead_end(c: CompiledProcess) -> Iterator[Finding]:
     for step_id, step in c.process.steps.items():
         if not step.terminal and c.graph.out_degree(step_id) == 0 and all(t not in c.process.steps for t in step.next):
-            yield _finding(c, "dead_end", f"step '{step_id}' is not terminal (no closure_reason) but has no way on", ("steps", step_id))
+            yield _finding(
+                c, "dead_end", f"step '{step_id}' is not terminal (no closure_reason) but has no way on", ("steps", step_id)
+            )
 
 
 def trap_cycle(c: CompiledProcess) -> Iterator[Finding]:
@@ -168,9 +206,13 @@ def redirect_skips_guaranteed(c: CompiledProcess) -> Iterator[Finding]:
     for source_id, old, new in c.process.redirects:
         step = c.process.steps.get(old)
         if step is not None and step.guaranteed and new in c.graph and not nx.has_path(c.graph, new, old):
-            yield _finding(c, "redirect_skips_guaranteed",
-                           f"the redirect from '{source_id}' to '{new}' skips the guaranteed step '{old}': '{new}' must lead on to it",
-                           ("steps", source_id, "next", new), related=c.source.at(("steps", old)))
+            yield _finding(
+                c,
+                "redirect_skips_guaranteed",
+                f"the redirect from '{source_id}' to '{new}' skips the guaranteed step '{old}': '{new}' must lead on to it",
+                ("steps", source_id, "next", new),
+                related=c.source.at(("steps", old)),
+            )
 
 
 def compare_with_central(c: CompiledProcess, central: CompiledProcess) -> Iterator[Finding]:
@@ -186,9 +228,13 @@ def compare_with_central(c: CompiledProcess, central: CompiledProcess) -> Iterat
         new = here.deadline
         if new is None or new.from_ != base.deadline.from_ or duration_is_longer(new.within, base.deadline.within):
             shown = "none" if new is None else f"{new.within} after {new.from_}"
-            yield _finding(c, "deadline_loosened",
-                           f"deadline of '{step_id}' is {shown}, looser than the central {base.deadline.within} after {base.deadline.from_}",
-                           ("steps", step_id, "deadline"), related=central.source.at(("steps", step_id, "deadline")))
+            yield _finding(
+                c,
+                "deadline_loosened",
+                f"deadline of '{step_id}' is {shown}, looser than the central {base.deadline.within} after {base.deadline.from_}",
+                ("steps", step_id, "deadline"),
+                related=central.source.at(("steps", step_id, "deadline")),
+            )
 
 
 # --- branch conditions ----------------------------------------------------------------------
@@ -211,20 +257,30 @@ def branch_conditions(c: CompiledProcess) -> Iterator[Finding]:
         if step.gateway == "parallel":
             continue
         conditions = [(t, tr.when.ast if tr.when is not None else None) for t, tr in step.transitions().items()]  # type: ignore[attr-defined]
-        if not conditions or any(cond is None or isinstance(cond, Otherwise) for _, cond in conditions) and step.gateway == "inclusive":
+        if not conditions or (
+            any(cond is None or isinstance(cond, Otherwise) for _, cond in conditions) and step.gateway == "inclusive"
+        ):
             continue
         unconditional = [t for t, cond in conditions if cond is None]
         if step.gateway == "exclusive" and unconditional and len(conditions) > 1:
             other = next(t for t, _ in conditions if t != unconditional[0])
             path = _blame(c, ("steps", step_id, "next"), unconditional[0], other)
-            yield _finding(c, "branch_overlap", f"exclusive gateway: the transition to '{unconditional[0]}' always holds, so it can hold together with the one to '{other}'", path)
+            yield _finding(
+                c,
+                "branch_overlap",
+                f"exclusive gateway: the transition to '{unconditional[0]}' always holds, "
+                f"so it can hold together with the one to '{other}'",
+                path,
+            )
             continue
         if len(conditions) == 1 and conditions[0][1] is None:
             continue
         yield from _decide_branches(c, step_id, step.gateway, conditions)
 
 
-def _decide_branches(c: CompiledProcess, step_id: str, gateway: str, conditions: list[tuple[str, Expr | None]]) -> Iterator[Finding]:
+def _decide_branches(
+    c: CompiledProcess, step_id: str, gateway: str, conditions: list[tuple[str, Expr | None]]
+) -> Iterator[Finding]:
     exprs = [(t, e) for t, e in conditions if e is not None and not isinstance(e, Otherwise)]
     has_otherwise = len(exprs) < len(conditions)
     domains: dict[str, list[Any]] = {}
@@ -243,12 +299,20 @@ def _decide_branches(c: CompiledProcess, step_id: str, gateway: str, conditions:
         holding = [t for t, e in exprs if _eval(e, env)]
         if gateway == "exclusive" and len(holding) > 1 and not overlap_reported:
             overlap_reported = True
-            yield _finding(c, "branch_overlap", f"exclusive gateway: the conditions to '{holding[0]}' and '{holding[1]}' can both hold (e.g. {_example(env)})",
-                           _blame(c, ("steps", step_id, "next"), holding[1], holding[0]) + ("when",))
+            yield _finding(
+                c,
+                "branch_overlap",
+                f"exclusive gateway: the conditions to '{holding[0]}' and '{holding[1]}' can both hold (e.g. {_example(env)})",
+                _blame(c, ("steps", step_id, "next"), holding[1], holding[0]) + ("when",),
+            )
         if not holding and not has_otherwise and not gap_reported:
             gap_reported = True
-            yield _finding(c, "branch_gap", f"no transition's condition holds for some clients (e.g. {_example(env)}); add an 'otherwise' transition",
-                           ("steps", step_id, "next"))
+            yield _finding(
+                c,
+                "branch_gap",
+                f"no transition's condition holds for some clients (e.g. {_example(env)}); add an 'otherwise' transition",
+                ("steps", step_id, "next"),
+            )
         if overlap_reported and (gap_reported or has_otherwise):
             return
 
@@ -267,6 +331,7 @@ def _example(env: Mapping[str, Any]) -> str:
         if isinstance(v, frozenset):
             return "{" + ", ".join(sorted(v)) + "}"
         return Literal(v, 0).__str__()
+
     return ", ".join(f"{k}={show(v)}" for k, v in sorted(env.items()))
 
 
@@ -314,7 +379,7 @@ def _collect_domains(expr: Expr, c: CompiledProcess, domains: dict[str, list[Any
 def _refine(domains: dict[str, list[Any]], key: str, value: Any) -> None:
     """Add the cases a comparison with ``value`` distinguishes."""
     current = domains[key]
-    if current and isinstance(current[-1], frozenset) or current == [frozenset()]:
+    if (current and isinstance(current[-1], frozenset)) or current == [frozenset()]:
         values = value if isinstance(value, tuple) else (value,)
         tested = set().union(*current) | set(values)
         subsets = itertools.chain.from_iterable(itertools.combinations(sorted(tested), n) for n in range(len(tested) + 1))

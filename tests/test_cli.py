@@ -54,10 +54,26 @@ def test_validate_without_arguments_uses_the_project_folders(workspace: Path) ->
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("      within: 10d\n", "      within: 20d\n", r"local_overrides/farsta\.yaml:145:7: steps\.child_preliminary_assessment\.deadline\.within: loosens the deadline from 14d to 20d"),
-        ("  stable_housing_support:\n    note:", "  stable_housing_support:\n    remove: true\n    note:", r"local_overrides/farsta\.yaml:153:5: steps\.stable_housing_support\.remove: 'stable_housing_support' is guaranteed by the central process and cannot be removed \(see processes/bryt_upp\.yaml:\d+:3\)"),
-        ("  intake: mottagningsenheten\n", "  intake: mottagningsenhet\n", r"local_overrides/farsta\.yaml:\d+:3: roles\.intake: unknown unit 'mottagningsenhet' .*did you mean 'mottagningsenheten'\?"),
-        ("district: farsta\n", "district: farsta\n  oops: [\n", r"local_overrides/farsta\.yaml:\d+:\d+: \(document\): YAML syntax: "),
+        (
+            "      within: 10d\n",
+            "      within: 20d\n",
+            r"local_overrides/farsta\.yaml:145:7: steps\.child_preliminary_assessment\.deadline\.within: loosens the deadline from 14d to 20d",
+        ),
+        (
+            "  stable_housing_support:\n    note:",
+            "  stable_housing_support:\n    remove: true\n    note:",
+            r"local_overrides/farsta\.yaml:153:5: steps\.stable_housing_support\.remove: 'stable_housing_support' is guaranteed by the central process and cannot be removed \(see processes/bryt_upp\.yaml:\d+:3\)",
+        ),
+        (
+            "  intake: mottagningsenheten\n",
+            "  intake: mottagningsenhet\n",
+            r"local_overrides/farsta\.yaml:\d+:3: roles\.intake: unknown unit 'mottagningsenhet' .*did you mean 'mottagningsenheten'\?",
+        ),
+        (
+            "district: farsta\n",
+            "district: farsta\n  oops: [\n",
+            r"local_overrides/farsta\.yaml:\d+:\d+: \(document\): YAML syntax: ",
+        ),
     ],
     ids=["loosened_deadline", "removed_guaranteed_step", "unknown_unit", "yaml_syntax"],
 )

@@ -31,6 +31,14 @@ def test_invalid_file_gives_its_one_line_error(path: Path, monkeypatch: pytest.M
 def test_the_invalid_folder_covers_every_refusal_the_issue_names() -> None:
     names = {p.stem for p in INVALID}
     assert {
-        "yaml_syntax", "duplicate_key", "alias", "unknown_unit", "unbound_role", "loosened_deadline",
-        "removed_guaranteed_step", "dropped_guarantee", "unreachable_local_step", "unknown_fact",
+        "yaml_syntax",
+        "duplicate_key",
+        "alias",
+        "unknown_unit",
+        "unbound_role",
+        "loosened_deadline",
+        "removed_guaranteed_step",
+        "dropped_guarantee",
+        "unreachable_local_step",
+        "unknown_fact",
     } <= names

@@ -35,7 +35,7 @@ def test_duplicate_key_is_an_error_naming_both_lines(write: Writer) -> None:
 
 def test_anchor_is_refused_before_expansion(write: Writer) -> None:
     path = write("a: &x [1, 2]\nb: *x\n")
-    assert errors(path) == [f"{path}:1:4: (document): YAML syntax: anchors are not allowed (&x); write the value out in full"]
+    assert errors(path) == [f"{path}:1:4: a: anchors are not allowed (&x); write the value out in full"]
 
 
 def test_billion_laughs_is_refused_quickly(write: Writer) -> None:
@@ -80,7 +80,7 @@ def test_all_schema_errors_are_reported_in_one_pass(write: Writer) -> None:
 def test_condition_syntax_error_points_at_the_character(write: Writer) -> None:
     path = write(MINI.replace("risk_level == 'high'", "risk_level = 'high'"))
     line = line_of(MINI, "      advice: {when: \"risk_level == 'high'\"}")
-    col = len("      advice: {when: \"risk_level ") + 1
+    col = len('      advice: {when: "risk_level ') + 1
     assert errors(path) == [
         f"{path}:{line}:{col}: steps.intake.next.advice.when: condition: unexpected character '=' (compare with ==)"
     ]
@@ -131,3 +131,22 @@ def test_file_that_is_neither_kind_is_refused(write: Writer) -> None:
 def test_empty_file_is_refused(write: Writer) -> None:
     with pytest.raises(ProcessError, match="the file is empty"):
         load_document(write(""))
+
+
+def test_an_alias_is_refused_where_it_is_written(write: Writer) -> None:
+    from engine.load import read_yaml
+
+    with pytest.raises(ProcessError) as info:
+        read_yaml("x.yaml", "a: 1\nb: [*x]\n")
+    assert str(info.value).startswith("x.yaml:2:5: ")
+
+
+def test_a_second_document_is_refused(write: Writer) -> None:
+    path = write("a: 1\n---\nb: 2\n")
+    assert errors(path) == [f"{path}:2:1: (document): one YAML document per file: remove the second '---'"]
+
+
+def test_explicit_tags_are_refused(write: Writer) -> None:
+    path = write("a: !!python/object:os.system ls\n")
+    (message,) = errors(path)
+    assert "tags are not allowed" in message

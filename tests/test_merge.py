@@ -122,7 +122,9 @@ def test_a_central_transition_cannot_be_replaced(district: District) -> None:
 
 
 def test_patching_an_unknown_step_suggests_one(district: District) -> None:
-    assert refusals(district, "steps:\n  triag: {role: rvt}\n") == ["unknown_reference: unknown central step 'triag'; did you mean 'triage'?"]
+    assert refusals(district, "steps:\n  triag: {role: rvt}\n") == [
+        "unknown_reference: unknown central step 'triag'; did you mean 'triage'?"
+    ]
 
 
 def test_redirect_through_a_local_step(district: District) -> None:
@@ -199,3 +201,16 @@ def test_guaranteed_steps_survive_every_accepted_override(patches: dict[str, dic
         if step.guaranteed:
             assert merged.process.steps[step_id].guaranteed
             assert merged.process.steps[step_id].intervention == step.intervention
+
+
+def test_merging_never_changes_the_central_document(district: District, write: Writer) -> None:
+    central_doc = load_process(write(MINI, "mini.yaml"))
+    before = central_doc.model_dump()
+    extra = (
+        "add_steps:\n  police:\n    label: Polis\n    phase: support\n    role: rvt\n    next: {closed: }\n"
+        "add_transitions:\n  advice:\n    police: {when: honour_related}\n"
+        "steps:\n  triage: {role: rvt}\n  intake:\n    deadline: {within: 1d, from: case_opened}\n"
+    )
+    override = validate_data(DistrictOverride, *read_yaml("testby.yaml", OVERRIDE + extra))
+    merge_override(central_doc, override)
+    assert central_doc.model_dump() == before

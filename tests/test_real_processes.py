@@ -9,12 +9,26 @@ from engine import Build, build, evaluate
 from .conftest import ROOT
 
 DISTRICTS = [
-    "bromma", "enskede_arsta_vantor", "farsta", "hagersten_alvsjo", "hasselby_vallingby", "jarva",
-    "kungsholmen", "norra_innerstaden", "skarpnack", "skarholmen", "sodermalm",
+    "bromma",
+    "enskede_arsta_vantor",
+    "farsta",
+    "hagersten_alvsjo",
+    "hasselby_vallingby",
+    "jarva",
+    "kungsholmen",
+    "norra_innerstaden",
+    "skarpnack",
+    "skarholmen",
+    "sodermalm",
 ]
 PROGRAMME = [
-    "advice_guidance", "support_conversations", "legal_process_support", "stable_housing_support",
-    "financial_support", "practical_support", "health_care_contact",
+    "advice_guidance",
+    "support_conversations",
+    "legal_process_support",
+    "stable_housing_support",
+    "financial_support",
+    "practical_support",
+    "health_care_contact",
 ]
 
 
@@ -46,8 +60,16 @@ def test_the_programme_interventions_are_guaranteed_steps(real: Build) -> None:
 
 def test_child_track_deadlines_are_those_of_the_law(real: Build) -> None:
     steps = real.central["bryt_upp"].compiled.process.steps  # type: ignore[union-attr]
-    deadlines = {s: (steps[s].deadline.within, steps[s].deadline.from_) for s in  # type: ignore[union-attr]
-                 ["child_protection_assessment", "child_preliminary_assessment", "child_investigation_start", "child_investigation", "schooling"]}
+    deadlines = {
+        s: (steps[s].deadline.within, steps[s].deadline.from_)
+        for s in [  # type: ignore[union-attr]
+            "child_protection_assessment",
+            "child_preliminary_assessment",
+            "child_investigation_start",
+            "child_investigation",
+            "schooling",
+        ]
+    }
     assert deadlines == {
         "child_protection_assessment": ("0d", "report_received"),
         "child_preliminary_assessment": ("14d", "report_received"),
@@ -66,8 +88,10 @@ def test_the_stable_housing_mandate_differs_between_farsta_jarva_and_skarholmen(
 
 def test_districts_differ_in_who_refers_to_shis_and_gives_practical_support(real: Build) -> None:
     for role in ("shis_referrer", "practical_support_provider"):
-        labels = {real.districts[d].compiled.process.units[real.districts[d].compiled.process.bindings[role]].label  # type: ignore[union-attr]
-                  for d in DISTRICTS}
+        labels = {
+            real.districts[d].compiled.process.units[real.districts[d].compiled.process.bindings[role]].label  # type: ignore[union-attr]
+            for d in DISTRICTS
+        }
         assert len(labels) >= 3, (role, labels)
 
 
@@ -76,7 +100,9 @@ def test_local_steps_and_tightened_deadlines_exist(real: Build) -> None:
     assert len(with_local) >= 2
     central = real.central["bryt_upp"].compiled.process.steps  # type: ignore[union-attr]
     tightened = [
-        (d, s) for d in DISTRICTS for s, step in real.districts[d].compiled.process.steps.items()  # type: ignore[union-attr]
+        (d, s)
+        for d in DISTRICTS
+        for s, step in real.districts[d].compiled.process.steps.items()  # type: ignore[union-attr]
         if s in central and step.deadline != central[s].deadline
     ]
     assert tightened
@@ -84,9 +110,17 @@ def test_local_steps_and_tightened_deadlines_exist(real: Build) -> None:
 
 def test_support_conversations_are_given_by_the_rvc_serving_the_district(real: Build) -> None:
     rvc = {
-        "jarva": "Väst", "hasselby_vallingby": "Väst", "bromma": "Väst", "skarholmen": "Sydväst", "hagersten_alvsjo": "Sydväst",
-        "sodermalm": "Innerstaden", "kungsholmen": "Innerstaden", "norra_innerstaden": "Innerstaden",
-        "enskede_arsta_vantor": "Sydost", "farsta": "Sydost", "skarpnack": "Sydost",
+        "jarva": "Väst",
+        "hasselby_vallingby": "Väst",
+        "bromma": "Väst",
+        "skarholmen": "Sydväst",
+        "hagersten_alvsjo": "Sydväst",
+        "sodermalm": "Innerstaden",
+        "kungsholmen": "Innerstaden",
+        "norra_innerstaden": "Innerstaden",
+        "enskede_arsta_vantor": "Sydost",
+        "farsta": "Sydost",
+        "skarpnack": "Sydost",
     }
     for district, name in rvc.items():
         p = real.districts[district].compiled.process  # type: ignore[union-attr]
@@ -98,7 +132,8 @@ def test_no_step_contacting_the_family_is_reachable_in_honour_cases(real: Build)
     central = real.central["bryt_upp"].compiled
     assert central is not None
     into_network = [
-        condition for source, target, data in central.graph.in_edges("network_meeting", data=True)
+        condition
+        for source, target, data in central.graph.in_edges("network_meeting", data=True)
         for condition in [data["condition"]]
     ]
     assert into_network, "network_meeting is not reached at all"

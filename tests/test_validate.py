@@ -39,7 +39,9 @@ def test_cycle_with_no_way_out(central: Central) -> None:
 
 
 def test_a_cycle_with_an_exit_is_fine(central: Central) -> None:
-    text = MINI.replace("    next:\n      closed:\n", "    next:\n      triage: {when: honour_related}\n      closed: {when: otherwise}\n")
+    text = MINI.replace(
+        "    next:\n      closed:\n", "    next:\n      triage: {when: honour_related}\n      closed: {when: otherwise}\n"
+    )
     assert checks(central(text)) == []
 
 
@@ -61,7 +63,10 @@ def test_unbound_role(district: Callable[..., CompiledProcess]) -> None:
 def test_exclusive_branches_that_can_both_hold(central: Central) -> None:
     text = MINI.replace("triage: {when: otherwise}", "triage: {when: \"risk_level in ['medium', 'high']\"}")
     found = checks(central(text))
-    assert ("branch_overlap", "exclusive gateway: the conditions to 'advice' and 'triage' can both hold (e.g. risk_level='high')") in found
+    assert (
+        "branch_overlap",
+        "exclusive gateway: the conditions to 'advice' and 'triage' can both hold (e.g. risk_level='high')",
+    ) in found
 
 
 def test_exclusive_branches_where_none_holds(central: Central) -> None:
@@ -73,25 +78,37 @@ def test_exclusive_branches_where_none_holds(central: Central) -> None:
 
 def test_numbers_are_cut_at_their_constants(central: Central) -> None:
     text = MINI.replace("risk_level == 'high'", "age >= 65").replace("triage: {when: otherwise}", "triage: {when: age < 64}")
-    assert ("branch_gap", "no transition's condition holds for some clients (e.g. age=none); add an 'otherwise' transition") in checks(central(text))
+    assert (
+        "branch_gap",
+        "no transition's condition holds for some clients (e.g. age=none); add an 'otherwise' transition",
+    ) in checks(central(text))
     text = MINI.replace("risk_level == 'high'", "age >= 65").replace("triage: {when: otherwise}", "triage: {when: age <= 65}")
-    assert ("branch_overlap", "exclusive gateway: the conditions to 'advice' and 'triage' can both hold (e.g. age=65)") in checks(central(text))
+    assert ("branch_overlap", "exclusive gateway: the conditions to 'advice' and 'triage' can both hold (e.g. age=65)") in checks(
+        central(text)
+    )
 
 
 def test_set_membership_is_decided(central: Central) -> None:
-    text = MINI.replace("risk_level == 'high'", "'housing' in needs").replace("triage: {when: otherwise}", "triage: {when: \"'housing' not in needs\"}")
+    text = MINI.replace("risk_level == 'high'", "'housing' in needs").replace(
+        "triage: {when: otherwise}", "triage: {when: \"'housing' not in needs\"}"
+    )
     assert checks(central(text)) == []
 
 
 def test_an_unconditional_transition_beside_others_in_an_exclusive_gateway(central: Central) -> None:
     text = MINI.replace("triage: {when: otherwise}", "triage:")
-    (check, _), = checks(central(text))
+    ((check, _),) = checks(central(text))
     assert check == "branch_overlap"
 
 
 def test_parallel_gateway_takes_no_conditions(central: Central) -> None:
-    text = MINI.replace("    deadline: {within: 14d, from: case_opened}\n", "    deadline: {within: 14d, from: case_opened}\n    gateway: parallel\n")
-    assert ("gateway_misuse", "a parallel gateway takes every transition; use inclusive for conditional ones") in checks(central(text))
+    text = MINI.replace(
+        "    deadline: {within: 14d, from: case_opened}\n",
+        "    deadline: {within: 14d, from: case_opened}\n    gateway: parallel\n",
+    )
+    assert ("gateway_misuse", "a parallel gateway takes every transition; use inclusive for conditional ones") in checks(
+        central(text)
+    )
 
 
 def test_deadline_from_an_unknown_event(central: Central) -> None:
@@ -99,7 +116,9 @@ def test_deadline_from_an_unknown_event(central: Central) -> None:
     assert checks(central(text)) == [("unknown_reference", "unknown event 'case_open'; did you mean 'case_opened'?")]
 
 
-def test_district_compared_with_central_reports_missing_guarantees(central: Central, district: Callable[..., CompiledProcess]) -> None:
+def test_district_compared_with_central_reports_missing_guarantees(
+    central: Central, district: Callable[..., CompiledProcess]
+) -> None:
     c = district()
     c.process.steps["advice"].guaranteed = False  # as a merge bug would leave it
     assert ("guaranteed_missing", "guaranteed step 'advice' lost its guarantee or intervention") in checks(c, central())
@@ -107,8 +126,14 @@ def test_district_compared_with_central_reports_missing_guarantees(central: Cent
 
 def test_every_check_is_named() -> None:
     assert set(CHECKS) >= {
-        "unknown_reference", "unknown_fact", "unreachable_step", "dead_end", "trap_cycle",
-        "unbound_role", "branch_conditions", "redirect_skips_guaranteed",
+        "unknown_reference",
+        "unknown_fact",
+        "unreachable_step",
+        "dead_end",
+        "trap_cycle",
+        "unbound_role",
+        "branch_conditions",
+        "redirect_skips_guaranteed",
     }
 
 
