@@ -119,7 +119,7 @@ class _Builder:
         if isinstance(event, MappingStartEvent):
             return self.mapping(path)
         if isinstance(event, SequenceStartEvent):
-            items = []
+            items: list[Any] = []
             while not isinstance(item := next(self.events), SequenceEndEvent):
                 items.append(self.value(item, (*path, len(items))))
             return items
