@@ -8,7 +8,7 @@ that cannot be loaded never stops the others from being built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,30 +71,28 @@ def build(paths: Iterable[Path | str] = DEFAULT_PATHS, central_paths: Iterable[P
     centrals: dict[str, ProcessDocument] = {}
     overrides: list[tuple[Path, DistrictOverride]] = []
     files = yaml_files(paths)
-    for path in files:
-        try:
-            document = load_document(path)
-        except ProcessError as exc:
-            result.unreadable.extend(exc.findings)
-            continue
+    for path, document in _load_each(files, result):
         if isinstance(document, DistrictOverride):
             overrides.append((path, document))
         else:
             _add_central(result, centrals, path, document)
     if overrides and not centrals:
-        for path in yaml_files(central_paths or [DEFAULT_PATHS[0]]):
-            if path in files or not path.exists():
-                continue
-            try:
-                document = load_document(path)
-            except ProcessError as exc:
-                result.unreadable.extend(exc.findings)
-                continue
+        fallback = [p for p in yaml_files(central_paths or [DEFAULT_PATHS[0]]) if p not in files and p.exists()]
+        for path, document in _load_each(fallback, result):
             if isinstance(document, ProcessDocument):
                 _add_central(result, centrals, path, document)
     for path, override in overrides:
         result.districts[override.district] = build_district(result, centrals, path, override)
     return result
+
+
+def _load_each(files: list[Path], result: Build) -> Iterator[tuple[Path, ProcessDocument | DistrictOverride]]:
+    """Each loadable document; the findings of the others go to ``result.unreadable``."""
+    for path in files:
+        try:
+            yield path, load_document(path)
+        except ProcessError as exc:
+            result.unreadable.extend(exc.findings)
 
 
 def _add_central(result: Build, centrals: dict[str, ProcessDocument], path: Path, document: ProcessDocument) -> None:
