@@ -1,0 +1,113 @@
+"""A client's case as the decision engine sees it: facts plus what has happened.
+
+``CaseState`` is the input of ``decide``.  Facts use the process's declared
+vocabulary (``facts:`` in the process file); ``normalize_facts`` checks them
+against it and fills the declared defaults (false for booleans, empty for sets
+and lists), so every later stage sees one shape.  A client is a pseudonymous
+reference: no names or personal identity numbers appear here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import BrytUppError, did_you_mean
+from .schema import FactSpec
+
+
+class FactsError(BrytUppError, ValueError):
+    """Facts that do not fit the vocabulary; ``problems`` maps ``facts.path`` to what is wrong."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems.items()))
+
+
+class CompletedStep(BaseModel):
+    """A step that has been done for this case (for one child, where the step is per child)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str = Field(description="Step id.")
+    on: dt.date = Field(description="The date it was completed.")
+    child: int | None = Field(default=None, ge=0, description="Index into `facts.children` for a per-child step.")
+    outcome: str | None = Field(default=None, description="Free outcome code, e.g. `placed`, `declined`.")
+
+
+class CaseState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facts: dict[str, Any] = Field(default_factory=dict)
+    opened: dt.date = Field(description="When the case was opened (aktualiserat).")
+    today: dt.date = Field(description="The date to decide for: due dates and overdue flags count from it.")
+    completed: list[CompletedStep] = Field(default_factory=list, description="What has been done, in order.")
+
+
+def normalize_facts(vocabulary: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Facts checked against the vocabulary, with defaults filled; raises FactsError."""
+    problems: dict[str, str] = {}
+    out = _object(vocabulary, raw, "facts", problems)
+    if problems:
+        raise FactsError(problems)
+    return out
+
+
+def _object(fields: Mapping[str, FactSpec], raw: Any, path: str, problems: dict[str, str]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        problems[path] = "expected an object"
+        return {}
+    for key in raw:
+        if key not in fields:
+            problems[f"{path}.{key}"] = f"unknown fact{did_you_mean(str(key), fields)}"
+    return {name: _value(spec, raw.get(name), f"{path}.{name}", problems) for name, spec in fields.items()}
+
+
+def _value(spec: FactSpec, value: Any, path: str, problems: dict[str, str]) -> Any:
+    kind = spec.type
+    if value is None:
+        return (
+            {"boolean": False, "set": frozenset(), "list": [], "object": None}.get(kind)
+            if kind != "object"
+            else (_object(spec.fields or {}, {}, path, problems))
+        )
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            problems[path] = "expected true or false"
+        return value
+    if kind == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems[path] = "expected a whole number"
+        return value
+    if kind == "enum":
+        if value not in (spec.values or []):
+            problems[path] = f"expected one of {', '.join(spec.values or [])}{did_you_mean(str(value), spec.values or [])}"
+        return value
+    if kind == "set":
+        items = value if isinstance(value, list | set | frozenset | tuple) else None
+        if items is None:
+            problems[path] = "expected a list of values"
+            return frozenset()
+        bad = [v for v in items if v not in (spec.values or [])]
+        if bad:
+            problems[path] = f"unknown value '{bad[0]}'; expected some of {', '.join(spec.values or [])}"
+        return frozenset(items)
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            problems[path] = "expected a date, YYYY-MM-DD"
+            return None
+    if kind == "object":
+        return _object(spec.fields or {}, value, path, problems)
+    if not isinstance(value, list):
+        problems[path] = "expected a list"
+        return []
+    return [_object(spec.fields or {}, item, f"{path}[{i}]", problems) for i, item in enumerate(value)]

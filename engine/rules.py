@@ -1,0 +1,359 @@
+"""Matching: which of a compiled process's conditions hold for one client's facts.
+
+Stage: part of deciding.  Input: a ``CompiledProcess`` and normalized facts.
+Output: the set of ``(rule_id, child)`` that hold, ``child`` being the child's
+index for conditions evaluated per child, else None.
+
+Every transition condition (``source->target``) and every ``for_each_when``
+(``step:for_each_when``) is one rule.  Two matchers implement the same
+interface:
+
+* ``DurableMatcher`` compiles the rules into a durable-rules ruleset (plain
+  JSON dicts, see ``ruleset_definition``) registered under a name holding the
+  process version, on a private host that never starts durable-rules'
+  background threads (they crash under concurrent posting and lose results);
+  every evaluation uses a fresh session that is deleted afterwards.
+* ``PythonMatcher`` evaluates the same conditions with ``conditions.evaluate``;
+  it is the test oracle the durable-rules matcher is checked against.
+
+durable-rules quirks this module works around (2.0.28, measured): a rule made
+only of a negative test (``$nex``) never returns, so every rule is anchored on
+the fact's ``ctx``; a nested path whose parent is missing never returns, so
+facts are flattened (``protected_housing__placed``); ``$iall`` over an empty
+list is false, so ``all()`` also tests the list's count; a batch in which one
+fact matches no rule raises ``MessageNotHandledException`` and drops the other
+facts' actions, so a catch-all rule handles every fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from durable.engine import Host, MessageNotHandledException
+
+from .compile import CompiledProcess
+from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, evaluate
+from .errors import BrytUppError
+from .facts import CHILDREN
+
+Hit = tuple[str, int | None]
+
+
+class RulesError(BrytUppError):
+    """The rules engine failed or a condition cannot be expressed for it."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    expr: Expr
+    per_child: bool
+
+
+def rules_of(compiled: CompiledProcess) -> list[Rule]:
+    """One rule per condition that is not ``otherwise``, in file order."""
+    out: list[Rule] = []
+    for step_id, step in compiled.process.steps.items():
+        per_child = step.for_each == "child"
+        if step.for_each_when is not None:
+            out.append(Rule(f"{step_id}:for_each_when", step.for_each_when.ast, True))  # type: ignore[attr-defined]
+        for target, _, condition in compiled.outgoing(step_id):
+            if condition is not None and not isinstance(condition, Otherwise):
+                out.append(Rule(f"{step_id}->{target}", condition, per_child))
+    return out
+
+
+class Matcher(Protocol):
+    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]: ...
+
+
+class PythonMatcher:
+    """The plain-Python evaluator: the oracle."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, list[Rule]] = {}
+
+    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
+        rules = self._rules.get(compiled.version)
+        if rules is None:
+            rules = self._rules[compiled.version] = rules_of(compiled)
+        children = facts.get(CHILDREN) or []
+        hits: set[Hit] = set()
+        for rule in rules:
+            if rule.per_child:
+                hits.update((rule.id, i) for i, child in enumerate(children) if evaluate(rule.expr, facts, child=child))
+            elif evaluate(rule.expr, facts):
+                hits.add((rule.id, None))
+        return hits
+
+
+# --- durable-rules -----------------------------------------------------------------
+
+
+class _SyncHost(Host):  # type: ignore[misc]
+    """A host without durable-rules' dispatch and timer threads: evaluation is synchronous."""
+
+    def _run(self) -> None:
+        return None
+
+
+def _key(path: tuple[str, ...]) -> str:
+    return "__".join(path)
+
+
+class _Translator:
+    """Condition AST -> durable-rules JSON, in negation normal form.
+
+    The semantics are those of ``conditions.evaluate``: a missing value is
+    absent from the fact, ``!=`` holds for it, ordering comparisons do not.
+    """
+
+    def __init__(self, derived: dict[str, Expr]) -> None:
+        self.derived = derived  # field name -> count(…, body) expression computed in Python
+
+    def field(self, name: Name, item: bool) -> str:
+        if item:
+            return "$i." + _key(name.path)
+        if name.path[0] == "child":
+            return "child__" + _key(name.path[1:])
+        return _key(name.path)
+
+    def __call__(self, expr: Expr, neg: bool = False, item: bool = False) -> dict[str, Any] | bool:
+        if isinstance(expr, Literal):
+            return bool(expr.value) != neg
+        if isinstance(expr, Name):
+            return {self.field(expr, item): not neg}
+        if isinstance(expr, Not):
+            return self(expr.operand, not neg, item)
+        if isinstance(expr, BoolOp):
+            parts = [self(o, neg, item) for o in expr.operands]
+            conj = (expr.op == "and") != neg
+            return _combine("$and" if conj else "$or", parts)
+        if isinstance(expr, Quantifier):
+            return self.quantifier(expr, neg, item)
+        if isinstance(expr, Compare):
+            return self.compare(expr, neg, item)
+        raise RulesError(f"cannot translate {expr}")
+
+    def quantifier(self, q: Quantifier, neg: bool, item: bool) -> dict[str, Any] | bool:
+        if q.kind == "count" or q.body is None:
+            raise RulesError(f"{q} is a number, not a condition")
+        lst = self.field(q.collection, item)
+        if (q.kind == "any") != neg:  # any(b), or not all(b) == any(not b)
+            inner = self(q.body, q.kind == "all", True)
+            if inner is False:
+                return False
+            return (
+                {"$iany": {lst: inner if inner is not True else {"$ex": {"$i": 1}}}}
+                if inner is not True
+                else {"$gt": {lst + "__count": 0}}
+            )
+        inner = self(q.body, q.kind == "any", True)  # all(b), or not any(b) == all(not b)
+        if inner is True:
+            return True
+        empty = {lst + "__count": 0}
+        return empty if inner is False else {"$or": [empty, {"$iall": {lst: inner}}]}
+
+    def operand_key(self, expr: Expr, item: bool) -> str | None:
+        if isinstance(expr, Name):
+            return self.field(expr, item)
+        if isinstance(expr, Quantifier) and expr.kind == "count":
+            if expr.body is None:
+                return self.field(expr.collection, item) + "__count"
+            key = f"derived__{len(self.derived)}"
+            for existing, e in self.derived.items():
+                if e == expr:
+                    return existing
+            self.derived[key] = expr
+            return key
+        return None
+
+    def compare(self, c: Compare, neg: bool, item: bool) -> dict[str, Any] | bool:
+        op, left, right = c.op, c.left, c.right
+        if op in ("in", "notin"):
+            return self.membership(c, (op == "notin") != neg, item)
+        if isinstance(left, Literal) and not isinstance(right, Literal):
+            left, right = right, left
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        key = self.operand_key(left, item)
+        if key is None or not isinstance(right, Literal):
+            if isinstance(left, Literal) and isinstance(right, Literal):
+                return evaluate(c, {}) != neg
+            raise RulesError(f"'{c}': the rules engine compares a fact with a value only")
+        value = _json_value(right.value)
+        if value is None:
+            holds_when_missing = op == "=="
+            return {"$nex" if holds_when_missing != neg else "$ex": {key: 1}}
+        if op in ("==", "!="):
+            equal = (op == "==") != neg
+            return {key: value} if equal else {"$or": [{"$nex": {key: 1}}, {"$neq": {key: value}}]}
+        if not neg:
+            return {_OPS[op]: {key: value}}
+        return {"$or": [{"$nex": {key: 1}}, {_OPS[_FLIP[op]]: {key: value}}]}
+
+    def membership(self, c: Compare, negative: bool, item: bool) -> dict[str, Any] | bool:
+        left, right = c.left, c.right
+        if isinstance(left, Literal) and isinstance(right, Name) and not item:
+            values = left.value if isinstance(left.value, tuple) else (left.value,)
+            flags = [{f"{self.field(right, item)}__{v}": not negative} for v in values]
+            return _combine("$or" if not negative else "$and", flags) if len(values) != 1 else flags[0]
+        if isinstance(right, Literal) and isinstance(right.value, tuple):
+            key = self.operand_key(left, item)
+            if key is None:
+                raise RulesError(f"'{c}': the rules engine tests a fact against a list of values only")
+            if not negative:
+                return _combine("$or", [{key: _json_value(v)} for v in right.value]) if right.value else False
+            return {"$or": [{"$nex": {key: 1}}, _combine("$and", [{"$neq": {key: _json_value(v)}} for v in right.value])]}
+        raise RulesError(f"'{c}': unsupported membership test for the rules engine")
+
+
+_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _combine(op: str, parts: list[dict[str, Any] | bool]) -> dict[str, Any] | bool:
+    identity = op == "$and"
+    kept = [p for p in parts if p is not identity]
+    if any(p is (not identity) for p in kept):
+        return not identity
+    if not kept:
+        return identity
+    return kept[0] if len(kept) == 1 else {op: kept}
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    name: str
+    definition: dict[str, Any]  # the JSON rule form, actions left out
+    derived: dict[str, Expr]
+    never: frozenset[str]  # rules whose condition can never hold
+    always: tuple[Rule, ...]  # rules whose condition always holds
+
+
+def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
+    """The durable-rules ruleset of a compiled process, as plain JSON-able dicts."""
+    derived: dict[str, Expr] = {}
+    translate = _Translator(derived)
+    definition: dict[str, Any] = {}
+    never: set[str] = set()
+    always: list[Rule] = []
+    for n, rule in enumerate(rules_of(compiled)):
+        expr = translate(rule.expr)
+        if expr is False:
+            never.add(rule.id)
+            continue
+        if expr is True:
+            always.append(rule)
+            continue
+        ctx = "child" if rule.per_child else "case"
+        definition[f"r{n}"] = {"all": [{"m": {"$and": [{"ctx": ctx}, expr]}}], "rule": rule.id}
+    definition["seen_case"] = {"all": [{"m": {"ctx": "case"}}], "rule": None}
+    definition["seen_child"] = {"all": [{"m": {"ctx": "child"}}], "rule": None}
+    return CompiledRules(f"brytupp_{compiled.name}_{compiled.version}", definition, derived, frozenset(never), tuple(always))
+
+
+def flatten_facts(compiled: CompiledProcess, facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Normalized facts as one flat durable-rules fact (no nested objects, sets as flags)."""
+    out: dict[str, Any] = {}
+    for name, spec in compiled.process.facts.items():
+        _flatten_into(out, prefix + name, spec, facts.get(name))
+    return out
+
+
+def _flatten_into(out: dict[str, Any], key: str, spec: Any, value: Any) -> None:
+    if spec.type == "object":
+        for field, sub in (spec.fields or {}).items():
+            _flatten_into(out, f"{key}__{field}", sub, (value or {}).get(field))
+    elif spec.type == "set":
+        present = value or ()
+        for v in spec.values or []:
+            out[f"{key}__{v}"] = v in present
+    elif spec.type == "list":
+        items = value or []
+        out[key] = [{k: _json_value(v) for k, v in item.items() if v is not None} for item in items]
+        out[key + "__count"] = len(items)
+    elif value is not None:
+        out[key] = _json_value(value)
+
+
+class DurableMatcher:
+    """durable-rules does the matching, synchronously, on a private host."""
+
+    def __init__(self, max_versions: int = 64) -> None:
+        self._lock = threading.Lock()
+        self._host = _SyncHost()
+        self._compiled: OrderedDict[str, tuple[CompiledRules, dict[str, str | None]]] = OrderedDict()
+        self._max_versions = max_versions
+        self._hits: list[Hit] = []
+        self._sid = itertools.count(1)
+
+    def _ruleset(self, compiled: CompiledProcess) -> tuple[CompiledRules, dict[str, str | None]]:
+        key = f"{compiled.name}:{compiled.version}"
+        entry = self._compiled.get(key)
+        if entry is not None:
+            self._compiled.move_to_end(key)
+            return entry
+        rules = ruleset_definition(compiled)
+        ids: dict[str, str | None] = {}
+        definition: dict[str, Any] = {}
+        for rule_name, rule in rules.definition.items():
+            ids[rule_name] = rule["rule"]
+            definition[rule_name] = {"all": rule["all"], "run": self._action(rule["rule"])}
+        if len(self._compiled) >= self._max_versions:
+            # Rulesets cannot be deleted from a host; a new host lets the old ones go.
+            self._host = _SyncHost()
+            self._compiled.clear()
+        try:
+            self._host.register_rulesets({rules.name: definition})
+        except Exception as exc:  # durable-rules raises bare Exceptions
+            raise RulesError(f"durable-rules refused ruleset {rules.name}: {exc}") from exc
+        self._compiled[key] = (rules, ids)
+        return rules, ids
+
+    def _action(self, rule_id: str | None) -> Any:
+        hits = self._hits
+        if rule_id is None:
+            return lambda c: None
+
+        def run(c: Any) -> None:
+            hits.append((rule_id, c.m["ci"] if "ci" in c.m._d else None))
+
+        return run
+
+    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
+        with self._lock:
+            rules, _ = self._ruleset(compiled)
+            base = flatten_facts(compiled, facts)
+            for key, expr in rules.derived.items():
+                base[key] = evaluate(expr, facts)
+            sid = str(next(self._sid))
+            batch = [{**base, "id": "case", "sid": sid, "ctx": "case"}]
+            for i, child in enumerate(facts.get(CHILDREN) or []):
+                child_fields = {f"child__{k}": _json_value(v) for k, v in child.items() if v is not None}
+                batch.append({**base, **child_fields, "id": f"c{i}", "sid": sid, "ctx": "child", "ci": i})
+            self._hits.clear()
+            try:
+                self._host.assert_facts(rules.name, batch)
+            except MessageNotHandledException as exc:
+                raise RulesError("durable-rules handled no fact; the catch-all rule is missing") from exc
+            except Exception as exc:
+                raise RulesError(f"durable-rules failed: {exc}") from exc
+            finally:
+                self._host.delete_state(rules.name, sid)
+            hits = set(self._hits)
+        for rule in rules.always:
+            if rule.per_child:
+                hits.update((rule.id, i) for i in range(len(facts.get(CHILDREN) or [])))
+            else:
+                hits.add((rule.id, None))
+        return hits
