@@ -31,7 +31,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -147,13 +147,9 @@ class _Translator:
         lst = self.field(q.collection, item)
         if (q.kind == "any") != neg:  # any(b), or not all(b) == any(not b)
             inner = self(q.body, q.kind == "all", True)
-            if inner is False:
-                return False
-            return (
-                {"$iany": {lst: inner if inner is not True else {"$ex": {"$i": 1}}}}
-                if inner is not True
-                else {"$gt": {lst + "__count": 0}}
-            )
+            if isinstance(inner, bool):
+                return {"$gt": {lst + "__count": 0}} if inner else False
+            return {"$iany": {lst: inner}}
         inner = self(q.body, q.kind == "any", True)  # all(b), or not any(b) == all(not b)
         if inner is True:
             return True
@@ -184,7 +180,7 @@ class _Translator:
         key = self.operand_key(left, item)
         if key is None or not isinstance(right, Literal):
             if isinstance(left, Literal) and isinstance(right, Literal):
-                return evaluate(c, {}) != neg
+                return bool(evaluate(c, {})) != neg
             raise RulesError(f"'{c}': the rules engine compares a fact with a value only")
         value = _json_value(right.value)
         if value is None:
@@ -217,7 +213,7 @@ _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
-def _combine(op: str, parts: list[dict[str, Any] | bool]) -> dict[str, Any] | bool:
+def _combine(op: str, parts: Sequence[dict[str, Any] | bool]) -> dict[str, Any] | bool:
     identity = op == "$and"
     kept = [p for p in parts if p is not identity]
     if any(p is (not identity) for p in kept):
