@@ -6,6 +6,7 @@ editors and CI logs can jump to them; everything else is a rich table.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .case import CaseState, FactsError
 from .compile import CompiledProcess
+from .decide import Decision, decide
+from .errors import ProcessError
+from .load import read_yaml, validate_data
+from .scenario import load_scenario, mismatches, walk
 from .pipeline import DEFAULT_PATHS, Build, build
 from .schema import json_schema_text
 
@@ -131,6 +137,108 @@ def diff(district: str, path: ProcessesOpt = None) -> None:
     for step_id, contacts in p.step_contacts.items():
         changes.add_row(step_id, "kontakter: " + ", ".join(p.contacts[x].label for x in contacts))
     out.print(changes)
+
+
+def _print_decision(decision: Decision, compiled: CompiledProcess) -> None:
+    if decision.closed:
+        out.print(f"[bold]Ärendet är avslutat[/]: {decision.closure_label}")
+    table = Table("steg", "ansvarig enhet", "tidsfrist", "förfaller", "varför", title="Nästa steg", title_justify="left")
+    for step in [*decision.next_steps, *decision.waiting]:
+        name = step.label + (f" (barn {step.child + 1})" if step.child is not None else "")
+        due = "" if step.due is None else step.due.isoformat() + (" [red]FÖRSENAD[/]" if step.overdue else "")
+        if step.waiting_for:
+            due = "väntar på " + ", ".join(step.waiting_for)
+        why = "\n".join(f"{r.rule}: {r.condition or 'alltid'} ({r.source})" for r in step.reasons)
+        unit = step.unit.label if step.unit else (step.role_label or "")
+        deadline = f"{step.deadline.within} från {step.deadline.counts_from_label.lower()}" if step.deadline else ""
+        table.add_row(f"{name}\n[dim]{step.step}[/]", unit, deadline, due, why)
+    out.print(table)
+    if decision.pending_guarantees:
+        pending = Table(
+            "insats", "ansvarig enhet", "varför", title="Garanterade insatser som inte erbjudits än", title_justify="left"
+        )
+        for g in decision.pending_guarantees:
+            why = "\n".join(f"{r.rule}: {r.condition or 'alltid'}" for r in g.reasons)
+            pending.add_row(g.intervention_label, g.unit.label if g.unit else "", why)
+        out.print(pending)
+
+
+def _read_state(path: Path, today: dt.date | None) -> CaseState:
+    data, source = read_yaml(path)
+    if isinstance(data, dict) and "facts" in data:
+        data = {"opened": today or dt.date.today(), "today": today or dt.date.today(), **data}
+        if today is not None:
+            data["today"] = today
+        return validate_data(CaseState, data, source)
+    day = today or dt.date.today()
+    return CaseState(facts=data if isinstance(data, dict) else {}, opened=day, today=day)
+
+
+TodayOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Decide as of this date (default: today).")]
+
+
+@app.command("next")
+def next_steps(
+    district: str,
+    facts: Annotated[
+        Path, typer.Option("--facts", help="YAML/JSON: the facts, or a case state {facts, opened, today, completed}.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Decision document the API returns.")] = False,
+    today: TodayOpt = None,
+    path: ProcessesOpt = None,
+) -> None:
+    """What happens next for one client in DISTRICT, who does it, by when and why."""
+    compiled, _, _ = _district(district, path)
+    try:
+        state = _read_state(facts, today.date() if today else None)
+        decision = decide(compiled, state)
+    except ProcessError as exc:
+        for finding in exc.findings:
+            out.print(str(finding), markup=False)
+        raise typer.Exit(1) from exc
+    except FactsError as exc:
+        for key, message in exc.problems.items():
+            out.print(f"{facts}: {key}: {message}", markup=False)
+        raise typer.Exit(1) from exc
+    if as_json:
+        out.print(decision.model_dump_json(indent=2), markup=False)
+    else:
+        _print_decision(decision, compiled)
+
+
+@app.command()
+def simulate(
+    district: str,
+    scenario: Path,
+    check: Annotated[
+        bool, typer.Option(help="Compare each decision with the story's expect: and exit 1 on a difference.")
+    ] = False,
+    path: ProcessesOpt = None,
+) -> None:
+    """Walk a client story (SCENARIO) through DISTRICT's process and print each decision."""
+    compiled, _, _ = _district(district, path)
+    try:
+        story = load_scenario(scenario)
+        failures = 0
+        out.print(f"[bold]{story.story}[/]")
+        for step, decision in walk(compiled, story):
+            done = ", ".join(step.completed) or "inget"
+            out.print(f"\n[bold]{step.on}[/] klart: {done}")
+            _print_decision(decision, compiled)
+            if check and step.expect is not None:
+                for problem in mismatches(decision, step.expect):
+                    failures += 1
+                    out.print(f"{scenario}: {step.on}: {problem}", markup=False)
+    except ProcessError as exc:
+        for finding in exc.findings:
+            out.print(str(finding), markup=False)
+        raise typer.Exit(1) from exc
+    except FactsError as exc:
+        for key, message in exc.problems.items():
+            out.print(f"{scenario}: {key}: {message}", markup=False)
+        raise typer.Exit(1) from exc
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()
