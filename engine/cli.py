@@ -20,8 +20,8 @@ from .compile import CompiledProcess
 from .decide import Decision, decide
 from .errors import ProcessError
 from .load import read_yaml, validate_data
-from .scenario import load_scenario, mismatches, walk
 from .pipeline import DEFAULT_PATHS, Build, build
+from .scenario import load_scenario, mismatches, walk
 from .schema import json_schema_text
 
 app = typer.Typer(help="Bryt upp process engine: validate and inspect process files.", no_args_is_help=True)
