@@ -347,10 +347,10 @@ class _Game:
         return out
 
     def qualifies(self, source: str, target: str, condition: Any) -> bool:
-        """The client qualifies through this transition: its condition holds, or it has none and its source was reached."""
+        """The client qualifies through this transition: its condition holds, or it has none and its source is done."""
         if isinstance(condition, Otherwise):
             return False
         if condition is None:
-            return any(s == source for s, _ in self.tokens)
+            return any(s == source and t.completions for (s, _), t in self.tokens.items())
         rule = f"{source}->{target}"
         return any(hit[0] == rule for hit in self.hits)

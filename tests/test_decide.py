@@ -1,0 +1,225 @@
+"""Stage 5: what is open now, who does it, by when and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine import CompiledProcess
+from engine.case import CaseState, FactsError
+from engine.decide import DecisionError, add_duration, decide
+from engine.rules import PythonMatcher
+
+from .conftest import OVERRIDE
+
+FLOW = """\
+process: {id: mini, label: Mini, owner: Testerna}
+start: intake
+facts:
+  age: {type: integer, label: Ålder}
+  risk_level: {type: enum, label: Risknivå, values: [low, high]}
+  needs: {type: set, label: Behov, values: [housing, financial]}
+  placement_start: {type: date, label: Placeringsstart}
+  ended: {type: boolean, label: Avslutad}
+  children:
+    type: list
+    label: Barn
+    fields:
+      age: {type: integer, label: Ålder}
+      accompanying: {type: boolean, label: Medföljande}
+events:
+  case_opened: {label: Aktualiserat}
+  placement_started: {label: Placering, fact: placement_start}
+phases:
+  main: {label: Huvudfas}
+roles:
+  intake: {label: Mottagning}
+  rvt: {label: RVT}
+interventions:
+  housing: {label: Boende, programme: true}
+  advice: {label: Rådgivning, programme: true}
+closure_reasons:
+  done: Klart
+steps:
+  intake:
+    label: Mottagning
+    phase: main
+    role: intake
+    deadline: {within: 1m, from: case_opened}
+    gateway: inclusive
+    next:
+      risk: {}
+      child_check: {when: count(children) > 0}
+      housing: {when: "'housing' in needs"}
+  risk:
+    label: Risk
+    phase: main
+    role: rvt
+    next:
+      placement: {when: "risk_level == 'high'"}
+      advice: {when: otherwise}
+  placement:
+    label: Placering
+    phase: main
+    role: rvt
+    deadline: {within: 7d, from: placement_started}
+    next:
+      placement: {when: not ended}
+      advice: {when: otherwise}
+  child_check:
+    label: Barnets skydd
+    phase: main
+    role: rvt
+    for_each: child
+    for_each_when: child.accompanying
+    next:
+      advice: {}
+  housing:
+    label: Boendestöd
+    phase: main
+    role: rvt
+    intervention: housing
+    guaranteed: true
+    next:
+      advice: {}
+  advice:
+    label: Rådgivning
+    phase: main
+    role: rvt
+    intervention: advice
+    guaranteed: true
+    join: all
+    next:
+      closed: {}
+  closed:
+    label: Avslutat
+    phase: main
+    closure_reason: done
+"""
+
+Decide = Callable[..., Any]
+OPENED = dt.date(2025, 1, 31)
+
+
+@pytest.fixture
+def flow(central: Callable[..., CompiledProcess]) -> CompiledProcess:
+    return central(FLOW)
+
+
+def state(facts: dict[str, Any] | None = None, done: list[Any] | None = None, today: dt.date = OPENED) -> CaseState:
+    completed = [
+        {"step": d, "on": OPENED} if isinstance(d, str) else {"step": d[0], "on": d[1], "child": d[2] if len(d) > 2 else None}
+        for d in done or []
+    ]
+    return CaseState(facts=facts or {}, opened=OPENED, today=today, completed=completed)
+
+
+def open_steps(compiled: CompiledProcess, s: CaseState) -> list[str]:
+    decision = decide(compiled, s)
+    assert decision == decide(compiled, s, PythonMatcher())
+    return [f"{n.step}" if n.child is None else f"{n.step}[{n.child}]" for n in decision.next_steps]
+
+
+def test_a_new_case_opens_at_the_start_step_with_its_deadline(flow: CompiledProcess) -> None:
+    (step,) = decide(flow, state()).next_steps
+    assert (step.step, step.opened_on, step.due, step.overdue) == ("intake", OPENED, dt.date(2025, 2, 28), False)
+    assert step.reasons[0].rule == "start"
+
+
+def test_month_deadlines_end_on_the_last_day_of_a_shorter_month() -> None:
+    assert add_duration(dt.date(2024, 1, 31), "1m") == dt.date(2024, 2, 29)
+    assert add_duration(dt.date(2025, 11, 30), "4m") == dt.date(2026, 3, 30)
+    assert add_duration(dt.date(2025, 3, 1), "2w") == dt.date(2025, 3, 15)
+
+
+def test_overdue_once_today_is_past_the_due_date(flow: CompiledProcess) -> None:
+    (step,) = decide(flow, state(today=dt.date(2025, 3, 1))).next_steps
+    assert step.overdue
+
+
+def test_inclusive_gateway_opens_every_branch_that_holds(flow: CompiledProcess) -> None:
+    facts = {"needs": ["housing"], "children": [{"age": 4, "accompanying": True}, {"age": 9}]}
+    assert open_steps(flow, state(facts, ["intake"])) == ["risk", "child_check[0]", "housing"]
+
+
+def test_exclusive_gateway_takes_the_first_that_holds_else_otherwise(flow: CompiledProcess) -> None:
+    assert "placement" in open_steps(flow, state({"risk_level": "high"}, ["intake", "risk"]))
+    assert open_steps(flow, state({"risk_level": "low"}, ["intake", "risk"])) == ["advice"]
+
+
+def test_a_join_waits_while_another_branch_can_still_reach_it(flow: CompiledProcess) -> None:
+    facts = {"needs": ["housing"]}
+    decision = decide(flow, state(facts, ["intake", "housing"]))
+    assert [s.step for s in decision.next_steps] == ["risk"]
+    (waiting,) = decision.waiting
+    assert (waiting.step, waiting.waiting_for) == ("advice", ["risk"])
+    assert open_steps(flow, state({**facts, "risk_level": "low"}, ["intake", "housing", "risk"])) == ["advice"]
+
+
+def test_a_loop_reopens_its_step_until_the_exit_holds(flow: CompiledProcess) -> None:
+    facts = {"risk_level": "high", "placement_start": "2025-02-03"}
+    done = ["intake", "risk", ("placement", dt.date(2025, 2, 5))]
+    (step,) = decide(flow, state(facts, done, today=dt.date(2025, 2, 6))).next_steps
+    assert (step.step, step.opened_on, step.due) == ("placement", dt.date(2025, 2, 5), dt.date(2025, 2, 10))
+    assert open_steps(flow, state({**facts, "ended": True}, [*done, ("placement", dt.date(2025, 3, 5))])) == ["advice"]
+
+
+def test_due_date_is_unknown_while_its_event_has_no_date(flow: CompiledProcess) -> None:
+    (step,) = decide(flow, state({"risk_level": "high"}, ["intake", "risk"])).next_steps
+    assert (step.step, step.due, step.overdue) == ("placement", None, False)
+
+
+def test_per_child_steps_are_done_per_child(flow: CompiledProcess) -> None:
+    facts = {"children": [{"age": 4, "accompanying": True}, {"age": 9, "accompanying": True}], "risk_level": "low"}
+    done = ["intake", "risk", ("child_check", OPENED, 1)]
+    decision = decide(flow, state(facts, done))
+    assert [(s.step, s.child) for s in decision.next_steps] == [("child_check", 0)]
+    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("advice", ["child_check"])]
+
+
+def test_a_completed_closing_step_closes_the_case(flow: CompiledProcess) -> None:
+    decision = decide(flow, state({"risk_level": "low"}, ["intake", "risk", "advice", "closed"]))
+    assert (decision.closed, decision.closure_reason, decision.closure_label, decision.next_steps) == (True, "done", "Klart", [])
+
+
+def test_guaranteed_interventions_the_client_qualifies_for_are_listed_until_offered(flow: CompiledProcess) -> None:
+    decision = decide(flow, state({"needs": ["housing"]}))
+    assert [g.step for g in decision.pending_guarantees] == ["housing"]
+    assert decision.pending_guarantees[0].reasons[0].condition == "'housing' in needs"
+    assert decide(flow, state({"needs": ["housing"]}, ["intake"])).pending_guarantees == []
+
+
+def test_units_come_from_the_district(district: Callable[..., CompiledProcess]) -> None:
+    compiled = district(base=OVERRIDE.replace("mini", "mini"), central=FLOW)
+    (step,) = decide(compiled, state()).next_steps
+    assert step.unit is not None and (step.unit.id, step.unit.label) == ("mottagningen", "Mottagningen")
+
+
+def test_reasons_point_at_the_district_file_for_local_transitions(district: Callable[..., CompiledProcess]) -> None:
+    extra = (
+        "add_steps:\n  police:\n    label: Polis\n    phase: main\n    role: rvt\n    next: {advice: }\n"
+        "add_transitions:\n  intake:\n    police: {when: \"risk_level == 'high'\"}\n"
+    )
+    compiled = district(extra, central=FLOW)
+    steps = decide(compiled, state({"risk_level": "high"}, ["intake"])).next_steps
+    police = next(s for s in steps if s.step == "police")
+    assert police.reasons[0].origin == "district" and "testby.yaml" in police.reasons[0].source
+
+
+def test_unknown_steps_and_missing_child_indexes_are_refused(flow: CompiledProcess) -> None:
+    with pytest.raises(DecisionError, match=r"completed\[0\]\.step: unknown step 'intak'"):
+        decide(flow, state(done=["intak"]))
+    with pytest.raises(DecisionError, match="done per child"):
+        decide(flow, state({"children": [{"age": 3}]}, ["intake", "child_check"]))
+
+
+def test_facts_outside_the_vocabulary_are_refused_with_the_key(flow: CompiledProcess) -> None:
+    with pytest.raises(FactsError) as info:
+        decide(flow, state({"risk_level": "hgh", "agee": 3}))
+    assert info.value.problems == {
+        "facts.agee": "unknown fact; did you mean 'age'?",
+        "facts.risk_level": "expected one of low, high; did you mean 'high'?",
+    }

@@ -1,0 +1,88 @@
+"""durable-rules and the plain-Python oracle agree on which conditions hold."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import Build, CompiledProcess, build
+from engine.case import normalize_facts
+from engine.rules import DurableMatcher, PythonMatcher, RulesError, ruleset_definition, rules_of
+
+from .conftest import ROOT
+from .strategies import facts_of
+
+
+@pytest.fixture(scope="module")
+def real() -> Build:
+    return build([ROOT / "processes", ROOT / "local_overrides"])
+
+
+REAL = build([ROOT / "processes", ROOT / "local_overrides"])
+CENTRAL = REAL.central["bryt_upp"].compiled
+JARVA = REAL.districts["jarva"].compiled
+assert CENTRAL is not None and JARVA is not None
+DURABLE = DurableMatcher()
+ORACLE = PythonMatcher()
+
+
+@settings(max_examples=1500, deadline=None)
+@given(facts_of(CENTRAL.process.facts), st.sampled_from([CENTRAL, JARVA]))
+def test_durable_rules_and_the_oracle_agree(raw: dict[str, Any], compiled: CompiledProcess) -> None:
+    facts = normalize_facts(compiled.process.facts, raw)
+    assert DURABLE.match(compiled, facts) == ORACLE.match(compiled, facts)
+
+
+def test_every_condition_of_every_district_translates(real: Build) -> None:
+    for built in real.districts.values():
+        assert built.compiled is not None
+        rules = ruleset_definition(built.compiled)
+        assert len(rules.definition) - 2 + len(rules.never) + len(rules.always) == len(rules_of(built.compiled))
+
+
+def test_the_ruleset_is_plain_json_named_after_the_version() -> None:
+    import json
+
+    rules = ruleset_definition(JARVA)
+    assert JARVA.version in rules.name
+    json.dumps(rules.definition)
+
+
+def test_comparing_two_facts_is_refused_by_the_rules_backend(central: Any) -> None:
+    from .conftest import MINI
+
+    compiled = central(MINI.replace("risk_level == 'high'", "age == age"))
+    with pytest.raises(RulesError, match="compares a fact with a value only"):
+        ruleset_definition(compiled)
+
+
+def test_many_threads_deciding_at_once_lose_nothing() -> None:
+    """8 threads share one matcher; every result equals the oracle's (the full bar, 8 x 100,000, is in bench/decide.py)."""
+    samples = [
+        normalize_facts(CENTRAL.process.facts, raw)
+        for raw in [
+            {"age": 70, "needs": ["housing"], "risk_level": "high"},
+            {"age": 16, "honour_related": True, "children": [{"age": 7, "witnessed_violence": True, "accompanying": True}]},
+            {"age": 40, "consent_joint_handling": True, "needs": ["substance", "psychiatric"], "outcome": "declined"},
+            {"protected_housing": {"needed": True, "placed": True, "completed": True, "ended": True}},
+        ]
+    ]
+    expected = [ORACLE.match(CENTRAL, f) for f in samples]
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        for n in range(2000):
+            i = (seed + n) % len(samples)
+            if DURABLE.match(CENTRAL, samples[i]) != expected[i]:
+                errors.append(f"thread {seed} run {n}: wrong result")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
