@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine import Build, CompiledProcess, build
 from engine.case import normalize_facts
-from engine.rules import DurableMatcher, PythonMatcher, RulesError, ruleset_definition, rules_of
+from engine.rules import DurableMatcher, PythonMatcher, RulesError, rules_of, ruleset_definition
 
 from .conftest import ROOT
 from .strategies import facts_of
