@@ -68,7 +68,8 @@ def main() -> None:
     states = case_states(compiled, args.states)
     steps = sum(len(s.completed) for s in states)
     print(
-        f"{args.district}: {len(compiled.process.steps)} steps, {len(states)} case states, {steps / len(states):.1f} completed steps each\n"
+        f"{args.district}: {len(compiled.process.steps)} steps, {len(states)} case states, "
+        f"{steps / len(states):.1f} completed steps each\n"
     )
 
     durable, oracle = DurableMatcher(), PythonMatcher()
@@ -103,7 +104,8 @@ def main() -> None:
             t.join()
         wall = time.perf_counter() - t0
         print(
-            f"\n{args.threads} threads x {args.per_thread} matchings: {done[0]} done, {wrong[0]} wrong or lost, {done[0] / wall:.0f}/s"
+            f"\n{args.threads} threads x {args.per_thread} matchings: {done[0]} done, {wrong[0]} wrong or lost, "
+            f"{done[0] / wall:.0f}/s"
         )
 
     if args.memory:
@@ -113,7 +115,8 @@ def main() -> None:
             if k == args.memory // 10:
                 early = rss_mb()
         print(
-            f"\nmax RSS: {before:.0f} MB before, {early:.0f} MB after {args.memory // 10}, {rss_mb():.0f} MB after {args.memory} decisions"
+            f"\nmax RSS: {before:.0f} MB before, {early:.0f} MB after {args.memory // 10}, "
+            f"{rss_mb():.0f} MB after {args.memory} decisions"
         )
 
 
