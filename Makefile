@@ -33,6 +33,7 @@ test: $(STAMP) graphviz
 
 bench: $(STAMP)
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/decide.py
 
 schema: $(STAMP)
 	$(BIN)/brytupp schema --write processes/process.schema.json
