@@ -17,10 +17,10 @@ from .schema import DistrictOverride, EffectiveProcess, ProcessDocument, json_sc
 from .validate import CHECKS, validate_process
 
 __all__ = [
+    "CHECKS",
     "BrytUppError",
     "Build",
     "Built",
-    "CHECKS",
     "CaseState",
     "CompiledProcess",
     "CompletedStep",
