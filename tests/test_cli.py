@@ -122,3 +122,54 @@ def test_the_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "brytupp"
     result = subprocess.run([str(script), "validate"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CASE = """\
+opened: 2025-03-01
+today: 2025-03-04
+facts:
+  age: 34
+  entry_channel: police
+  risk_level: high
+  report_received: 2025-03-01
+  children: [{age: 8, witnessed_violence: true}]
+completed:
+  - {step: actualisation, on: 2025-03-01}
+  - {step: intake_registration, on: 2025-03-01}
+  - {step: initial_safety_assessment, on: 2025-03-02}
+"""
+
+
+def test_next_prints_the_decision_document_as_json(workspace: Path) -> None:
+    import json
+
+    (workspace / "case.yaml").write_text(CASE, encoding="utf-8")
+    result = runner.invoke(app, ["next", "jarva", "--facts", "case.yaml", "--json"])
+    assert result.exit_code == 0, result.stdout
+    decision = json.loads(result.stdout)
+    steps = {(s["step"], s["child"]): s for s in decision["next_steps"]}
+    child = steps[("child_protection_assessment", 0)]
+    assert (child["due"], child["overdue"]) == ("2025-03-01", True)
+    police = steps[("local_police_collaboration", None)]
+    assert police["reasons"][0]["origin"] == "district"
+    assert police["reasons"][0]["source"].startswith("local_overrides/jarva.yaml:")
+
+
+def test_next_names_the_bad_fact(workspace: Path) -> None:
+    (workspace / "case.yaml").write_text(CASE.replace("risk_level: high", "risk_levle: high"), encoding="utf-8")
+    code, lines = run("next", "jarva", "--facts", "case.yaml")
+    assert code == 1
+    assert lines == ["case.yaml: facts.risk_levle: unknown fact; did you mean 'risk_level'?"]
+
+
+def test_simulate_checks_a_story(workspace: Path) -> None:
+    story = workspace / "story.yaml"
+    story.write_text(
+        "district: farsta\nstory: Ny kontakt.\nopened: 2025-03-03\nfacts: {age: 40}\nsteps:\n"
+        "  - on: 2025-03-03\n    expect: {next: [actualisation], units: {actualisation: mottagningsenheten}}\n"
+        "  - on: 2025-03-04\n    completed: [actualisation]\n    expect: {next: [risk_assessment]}\n",
+        encoding="utf-8",
+    )
+    code, lines = run("simulate", "farsta", story.name, "--check")
+    assert code == 1
+    assert lines[-1] == "story.yaml: 2025-03-04: next: expected ['risk_assessment'], got ['intake_registration']"
