@@ -137,6 +137,29 @@ def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None 
     return _Game(compiled, state, facts, hits).decision()
 
 
+_FEEDERS: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
+    """Steps whose open branch a ``join: all`` step waits for.
+
+    Those that can reach it without passing another ``join: all`` step: a
+    branch that must first meet at another join is synchronised there.  Without
+    that, a loop back from late in the process (follow-up -> new risk
+    assessment -> …) would make an early join wait for every open step.
+    """
+    key = (compiled.version, join)
+    found = _FEEDERS.get(key)
+    if found is None:
+        steps = compiled.process.steps
+        others = {s for s, step in steps.items() if step.join == "all" and s != join}
+        graph = compiled.graph.subgraph(set(compiled.graph) - others)
+        feeders = set(nx.ancestors(graph, join)) if join in graph else set()
+        feeders |= {k for k in others if any(n in feeders or n == join for n in compiled.graph.successors(k))}
+        found = _FEEDERS[key] = frozenset(feeders)
+    return found
+
+
 def add_duration(start: dt.date, text: str) -> dt.date:
     months, days = parse_duration(text)
     if months:
@@ -178,9 +201,8 @@ class _Game:
     def holds(self, rule_id: str, child: int | None) -> bool:
         return (rule_id, child) in self.hits
 
-    def fire(self, inst: Instance, on: dt.date) -> None:
-        step_id, child = inst
-        step = self.p.steps[step_id]
+    def choose(self, step_id: str, child: int | None) -> list[tuple[str, Any]]:
+        """The transitions the step's gateway takes for these facts (and this child)."""
         chosen: list[tuple[str, Any]] = []
         otherwise: tuple[str, Any] | None = None
         for target, _, condition in self.c.outgoing(step_id):
@@ -190,9 +212,11 @@ class _Game:
                 chosen.append((target, condition))
         if not chosen and otherwise is not None:
             chosen = [otherwise]
-        if step.gateway == "exclusive":
-            chosen = chosen[:1]
-        for target, condition in chosen:
+        return chosen[:1] if self.p.steps[step_id].gateway == "exclusive" else chosen
+
+    def fire(self, inst: Instance, on: dt.date) -> None:
+        step_id, child = inst
+        for target, condition in self.choose(step_id, child):
             reason = self.reason(step_id, target, condition)
             target_step = self.p.steps[target]
             if target_step.for_each != "child":
@@ -243,7 +267,7 @@ class _Game:
             blockers: list[str] = []
             if step.join == "all":
                 blockers = [
-                    other[0] for other in open_insts if other[0] != inst[0] and nx.has_path(self.c.graph, other[0], inst[0])
+                    other[0] for other in open_insts if other[0] != inst[0] and other[0] in join_feeders(self.c, inst[0])
                 ]
             item = self.next_step(inst, sorted(set(blockers)))
             (waiting if blockers else next_steps).append(item)
@@ -319,38 +343,43 @@ class _Game:
         return self.state.opened
 
     def pending_guarantees(self) -> list[PendingGuarantee]:
+        """Guaranteed interventions this client's case would still reach, along transitions
+        whose conditions hold now, from any step it has reached, that are neither done nor open."""
+        reached = {step for (step, _), token in self.tokens.items() if token.arrivals or token.completions}
+        via: dict[str, Reason] = {}
+        frontier = list(reached)
+        seen = set(reached)
+        while frontier:
+            source = frontier.pop()
+            for target, condition in self.taken(source):
+                if target not in seen:
+                    seen.add(target)
+                    via[target] = self.reason(source, target, condition)
+                    frontier.append(target)
         out: list[PendingGuarantee] = []
         for step_id, step in self.p.steps.items():
-            if not step.guaranteed or step.intervention is None:
+            if not step.guaranteed or step.intervention is None or step_id not in via:
                 continue
-            tokens = [t for (s, _), t in self.tokens.items() if s == step_id]
-            if any(t.completions or t.pending() for t in tokens):
+            if any(t.completions or t.pending() for (s, _), t in self.tokens.items() if s == step_id):
                 continue
-            reasons = [
-                self.reason(source, step_id, condition)
-                for source, _, data in self.c.graph.in_edges(step_id, data=True)
-                for condition in [data["condition"]]
-                if self.qualifies(source, step_id, condition)
-            ]
-            if reasons:
-                intervention = self.p.interventions[step.intervention]
-                out.append(
-                    PendingGuarantee(
-                        step=step_id,
-                        label=step.label,
-                        intervention=step.intervention,
-                        intervention_label=intervention.label,
-                        unit=self.unit(step.role),
-                        reasons=reasons,
-                    )
+            intervention = self.p.interventions[step.intervention]
+            out.append(
+                PendingGuarantee(
+                    step=step_id,
+                    label=step.label,
+                    intervention=step.intervention,
+                    intervention_label=intervention.label,
+                    unit=self.unit(step.role),
+                    reasons=[via[step_id]],
                 )
+            )
         return out
 
-    def qualifies(self, source: str, target: str, condition: Any) -> bool:
-        """The client qualifies through this transition: its condition holds, or it has none and its source is done."""
-        if isinstance(condition, Otherwise):
-            return False
-        if condition is None:
-            return any(s == source and t.completions for (s, _), t in self.tokens.items())
-        rule = f"{source}->{target}"
-        return any(hit[0] == rule for hit in self.hits)
+    def taken(self, source: str) -> list[tuple[str, Any]]:
+        """The transitions out of ``source`` the client would take now (for any child, for a per-child step)."""
+        children: list[int | None] = list(range(len(self.children))) if self.p.steps[source].for_each == "child" else [None]
+        out: dict[str, Any] = {}
+        for child in children:
+            for target, condition in self.choose(source, child):
+                out.setdefault(target, condition)
+        return list(out.items())

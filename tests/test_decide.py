@@ -187,9 +187,13 @@ def test_a_completed_closing_step_closes_the_case(flow: CompiledProcess) -> None
 
 def test_guaranteed_interventions_the_client_qualifies_for_are_listed_until_offered(flow: CompiledProcess) -> None:
     decision = decide(flow, state({"needs": ["housing"]}))
-    assert [g.step for g in decision.pending_guarantees] == ["housing"]
+    assert [g.step for g in decision.pending_guarantees] == ["housing", "advice"]
     assert decision.pending_guarantees[0].reasons[0].condition == "'housing' in needs"
-    assert decide(flow, state({"needs": ["housing"]}, ["intake"])).pending_guarantees == []
+    assert [g.step for g in decide(flow, state({"needs": ["housing"]}, ["intake"])).pending_guarantees] == ["advice"]
+
+
+def test_a_guarantee_behind_a_condition_the_client_does_not_meet_is_not_listed(flow: CompiledProcess) -> None:
+    assert [g.step for g in decide(flow, state({"needs": ["financial"]})).pending_guarantees] == ["advice"]
 
 
 def test_units_come_from_the_district(district: Callable[..., CompiledProcess]) -> None:
@@ -223,3 +227,31 @@ def test_facts_outside_the_vocabulary_are_refused_with_the_key(flow: CompiledPro
         "facts.agee": "unknown fact; did you mean 'age'?",
         "facts.risk_level": "expected one of low, high; did you mean 'high'?",
     }
+
+
+LOOP = """\
+process: {id: loop, label: Slinga, owner: Testerna}
+start: a
+facts:
+  again: {type: boolean, label: Igen}
+events: {}
+phases: {main: {label: Huvudfas}}
+roles: {r: {label: Roll}}
+interventions: {}
+closure_reasons: {done: Klart}
+steps:
+  a: {label: A, phase: main, role: r, gateway: parallel, next: {b: {}, c: {}}}
+  b: {label: B, phase: main, role: r, next: {j1: {}}}
+  c: {label: C, phase: main, role: r, next: {j2: {}}}
+  j1: {label: J1, phase: main, role: r, join: all, next: {j2: {}}}
+  j2: {label: J2, phase: main, role: r, join: all, next: {b: {when: again}, end: {when: otherwise}}}
+  end: {label: Slut, phase: main, closure_reason: done}
+"""
+
+
+def test_a_join_does_not_wait_for_a_branch_that_meets_it_only_through_another_join(central: Callable[..., CompiledProcess]) -> None:
+    loop = central(LOOP)
+    decision = decide(loop, state(done=["a", "b"]))
+    assert [s.step for s in decision.next_steps] == ["c", "j1"]
+    decision = decide(loop, state(done=["a", "b", "j1"]))
+    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("j2", ["c"])]
