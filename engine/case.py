@@ -36,12 +36,35 @@ class CompletedStep(BaseModel):
     on: dt.date = Field(description="The date it was completed.")
     child: int | None = Field(default=None, ge=0, description="Index into `facts.children` for a per-child step.")
     outcome: str | None = Field(default=None, description="Free outcome code, e.g. `placed`, `declined`.")
+    facts_from: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Index into the case's `history` of the facts this step was completed with, for several "
+            "events on one day; by default the last entry dated on or before `on`."
+        ),
+    )
+
+
+class DatedFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on: dt.date = Field(description="From this date on, the facts were these (until the next entry).")
+    facts: dict[str, Any]
 
 
 class CaseState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    facts: dict[str, Any] = Field(default_factory=dict)
+    facts: dict[str, Any] = Field(default_factory=dict, description="The facts as they are now.")
+    history: list[DatedFacts] = Field(
+        default_factory=list,
+        description=(
+            "The facts as they were earlier, oldest first.  A step completed on a date is routed with "
+            "the facts of that date, so what is learnt later does not re-route decisions already made. "
+            "Without history, every completion is routed with the current facts."
+        ),
+    )
     opened: dt.date = Field(description="When the case was opened (aktualiserat).")
     today: dt.date = Field(description="The date to decide for: due dates and overdue flags count from it.")
     completed: list[CompletedStep] = Field(default_factory=list, description="What has been done, in order.")

@@ -132,31 +132,59 @@ def default_matcher() -> DurableMatcher:
 
 
 def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None = None) -> Decision:
+    match = (matcher or default_matcher()).match
     facts = normalize_facts(compiled.process.facts, state.facts)
-    hits = (matcher or default_matcher()).match(compiled, facts)
-    return _Game(compiled, state, facts, hits).decision()
+    now = _Facts(facts, match(compiled, facts))
+    earlier: list[tuple[dt.date, _Facts]] = []
+    for entry in state.history:
+        then = normalize_facts(compiled.process.facts, entry.facts)
+        earlier.append((entry.on, now if then == facts else _Facts(then, match(compiled, then))))
+    return _Game(compiled, state, now, earlier).decision()
+
+
+@dataclass(frozen=True)
+class _Facts:
+    values: Mapping[str, Any]
+    hits: set[Hit]
 
 
 _FEEDERS: dict[tuple[str, str], frozenset[str]] = {}
 
 
-def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
-    """Steps whose open branch a ``join: all`` step waits for.
+def back_edges(compiled: CompiledProcess) -> set[tuple[str, str]]:
+    """Edges that loop back (to a step on the current path of a depth-first walk from the start)."""
+    graph, start = compiled.graph, compiled.process.start
+    back: set[tuple[str, str]] = set()
+    if start not in graph:
+        return back
+    on_path, done = {start}, {start}
+    stack = [(start, iter([t for t, _, _ in compiled.outgoing(start)]))]
+    while stack:
+        node, successors = stack[-1]
+        target = next(successors, None)
+        if target is None:
+            stack.pop()
+            on_path.discard(node)
+        elif target in on_path:
+            back.add((node, target))
+        elif target not in done:
+            done.add(target)
+            on_path.add(target)
+            stack.append((target, iter([t for t, _, _ in compiled.outgoing(target)])))
+    return back
 
-    Those that can reach it without passing another ``join: all`` step: a
-    branch that must first meet at another join is synchronised there.  Without
-    that, a loop back from late in the process (follow-up -> new risk
-    assessment -> …) would make an early join wait for every open step.
-    """
+
+def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
+    """Steps whose open branch a ``join: all`` step waits for: those that reach it
+    without going round a loop.  A loop back from late in the process (follow-up ->
+    new risk assessment -> …) would otherwise make an early join wait for the late
+    steps, and two joins wait for each other."""
     key = (compiled.version, join)
     found = _FEEDERS.get(key)
     if found is None:
-        steps = compiled.process.steps
-        others = {s for s, step in steps.items() if step.join == "all" and s != join}
-        graph = compiled.graph.subgraph(set(compiled.graph) - others)
-        feeders = set(nx.ancestors(graph, join)) if join in graph else set()
-        feeders |= {k for k in others if any(n in feeders or n == join for n in compiled.graph.successors(k))}
-        found = _FEEDERS[key] = frozenset(feeders)
+        forward = nx.DiGraph(compiled.graph)
+        forward.remove_edges_from(back_edges(compiled))
+        found = _FEEDERS[key] = frozenset(nx.ancestors(forward, join))
     return found
 
 
@@ -170,13 +198,15 @@ def add_duration(start: dt.date, text: str) -> dt.date:
 
 
 class _Game:
-    def __init__(self, compiled: CompiledProcess, state: CaseState, facts: Mapping[str, Any], hits: set[Hit]) -> None:
+    def __init__(self, compiled: CompiledProcess, state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]) -> None:
         self.c = compiled
         self.p = compiled.process
         self.state = state
-        self.facts = facts
-        self.hits = hits
-        self.children = facts.get(CHILDREN) or []
+        self.now = now
+        self.earlier = earlier
+        self.facts = now.values
+        self.hits = now.hits
+        self.children = self.facts.get(CHILDREN) or []
         self.tokens: dict[Instance, _Token] = {}
         self.seq = 0
         self.closed_by: str | None = None
@@ -201,30 +231,46 @@ class _Game:
     def holds(self, rule_id: str, child: int | None) -> bool:
         return (rule_id, child) in self.hits
 
-    def choose(self, step_id: str, child: int | None) -> list[tuple[str, Any]]:
+    def facts_on(self, day: dt.date, index: int | None = None) -> _Facts:
+        """The facts as they were on ``day``, or history entry ``index`` (the current ones without history)."""
+        if index is not None and index < len(self.earlier):
+            return self.earlier[index][1]
+        chosen = self.earlier[0][1] if self.earlier else self.now
+        for on, facts in self.earlier:
+            if on <= day:
+                chosen = facts
+        return chosen
+
+    def choose(self, step_id: str, child: int | None, hits: set[Hit]) -> list[tuple[str, Any]]:
         """The transitions the step's gateway takes for these facts (and this child)."""
         chosen: list[tuple[str, Any]] = []
         otherwise: tuple[str, Any] | None = None
         for target, _, condition in self.c.outgoing(step_id):
             if isinstance(condition, Otherwise):
                 otherwise = (target, condition)
-            elif condition is None or self.holds(f"{step_id}->{target}", child):
+            elif condition is None or (f"{step_id}->{target}", child) in hits:
                 chosen.append((target, condition))
         if not chosen and otherwise is not None:
             chosen = [otherwise]
         return chosen[:1] if self.p.steps[step_id].gateway == "exclusive" else chosen
 
-    def fire(self, inst: Instance, on: dt.date) -> None:
+    def successors(self, inst: Instance, hits: set[Hit]) -> list[tuple[Instance, str, Any]]:
+        """The step instances ``inst`` leads to with these facts: ``(instance, step, condition)``."""
         step_id, child = inst
-        for target, condition in self.choose(step_id, child):
-            reason = self.reason(step_id, target, condition)
+        out: list[tuple[Instance, str, Any]] = []
+        for target, condition in self.choose(step_id, child, hits):
             target_step = self.p.steps[target]
             if target_step.for_each != "child":
-                self.arrive((target, None), on, reason)
+                out.append(((target, None), step_id, condition))
                 continue
             for i in range(len(self.children)) if child is None else [child]:
-                if target_step.for_each_when is None or self.holds(f"{target}:for_each_when", i):
-                    self.arrive((target, i), on, reason)
+                if target_step.for_each_when is None or (f"{target}:for_each_when", i) in hits:
+                    out.append(((target, i), step_id, condition))
+        return out
+
+    def fire(self, inst: Instance, on: dt.date, facts_from: int | None = None) -> None:
+        for target, source, condition in self.successors(inst, self.facts_on(on, facts_from).hits):
+            self.arrive(target, on, self.reason(source, target[0], condition))
 
     def play(self) -> None:
         start = Reason(rule="start", condition=None, source=str(self.c.source.at(("start",))), origin="central")
@@ -251,7 +297,7 @@ class _Game:
             token.completions.append(done.on)
             if step.terminal:
                 self.closed_by = done.step
-            self.fire(inst, done.on)
+            self.fire(inst, done.on, done.facts_from)
         if problems:
             raise DecisionError(problems)
 
@@ -266,9 +312,7 @@ class _Game:
             step = self.p.steps[inst[0]]
             blockers: list[str] = []
             if step.join == "all":
-                blockers = [
-                    other[0] for other in open_insts if other[0] != inst[0] and other[0] in join_feeders(self.c, inst[0])
-                ]
+                blockers = [other[0] for other in open_insts if other[0] != inst[0] and other[0] in join_feeders(self.c, inst[0])]
             item = self.next_step(inst, sorted(set(blockers)))
             (waiting if blockers else next_steps).append(item)
         order = {step_id: n for n, step_id in enumerate(self.p.steps)}
@@ -345,16 +389,15 @@ class _Game:
     def pending_guarantees(self) -> list[PendingGuarantee]:
         """Guaranteed interventions this client's case would still reach, along transitions
         whose conditions hold now, from any step it has reached, that are neither done nor open."""
-        reached = {step for (step, _), token in self.tokens.items() if token.arrivals or token.completions}
+        reached = [inst for inst, token in self.tokens.items() if token.arrivals or token.completions]
         via: dict[str, Reason] = {}
-        frontier = list(reached)
         seen = set(reached)
+        frontier = list(reached)
         while frontier:
-            source = frontier.pop()
-            for target, condition in self.taken(source):
+            for target, source, condition in self.successors(frontier.pop(), self.hits):
                 if target not in seen:
                     seen.add(target)
-                    via[target] = self.reason(source, target, condition)
+                    via.setdefault(target[0], self.reason(source, target[0], condition))
                     frontier.append(target)
         out: list[PendingGuarantee] = []
         for step_id, step in self.p.steps.items():
@@ -374,12 +417,3 @@ class _Game:
                 )
             )
         return out
-
-    def taken(self, source: str) -> list[tuple[str, Any]]:
-        """The transitions out of ``source`` the client would take now (for any child, for a per-child step)."""
-        children: list[int | None] = list(range(len(self.children))) if self.p.steps[source].for_each == "child" else [None]
-        out: dict[str, Any] = {}
-        for child in children:
-            for target, condition in self.choose(source, child):
-                out.setdefault(target, condition)
-        return list(out.items())

@@ -15,7 +15,9 @@ A scenario file (``tests/scenarios/*.yaml``, ``brytupp simulate``)::
           units: {risk_assessment: rvt_jarva}
           due: {"child_protection_assessment[0]": 2025-03-03}
 
-A step instance is written ``step`` or ``step[i]`` for child ``i``.  Every
+A step instance is written ``step`` or ``step[i]`` for child ``i``.  Facts
+learnt on a day count from that day: steps completed earlier keep the route
+the facts of their own day gave them.  Every
 ``expect`` key is optional; ``next``, ``waiting``, ``overdue`` and
 ``pending_guarantees`` must match exactly, ``units`` and ``due`` for the steps
 they name.
@@ -31,7 +33,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .case import CaseState, CompletedStep
+from .case import CaseState, CompletedStep, DatedFacts
 from .compile import CompiledProcess
 from .decide import Decision, NextStep, decide
 from .load import read_yaml, validate_data
@@ -99,12 +101,15 @@ def walk(
     """Each step of the story with the decision made that day."""
     facts = dict(scenario.facts)
     completed: list[CompletedStep] = []
+    history: list[DatedFacts] = [DatedFacts(on=scenario.opened, facts=facts)]
     for step in scenario.steps:
-        facts = _merge(facts, step.facts)
+        if step.facts:
+            facts = _merge(facts, step.facts)
+            history.append(DatedFacts(on=step.on, facts=facts))
         for text in step.completed:
             step_id, child = parse_instance(text)
-            completed.append(CompletedStep(step=step_id, on=step.on, child=child))
-        state = CaseState(facts=facts, opened=scenario.opened, today=step.on, completed=list(completed))
+            completed.append(CompletedStep(step=step_id, on=step.on, child=child, facts_from=len(history) - 1))
+        state = CaseState(facts=facts, history=list(history), opened=scenario.opened, today=step.on, completed=list(completed))
         yield step, decide(compiled, state, matcher)
 
 

@@ -249,9 +249,28 @@ steps:
 """
 
 
-def test_a_join_does_not_wait_for_a_branch_that_meets_it_only_through_another_join(central: Callable[..., CompiledProcess]) -> None:
+def test_a_join_does_not_wait_for_a_branch_that_meets_it_only_through_another_join(
+    central: Callable[..., CompiledProcess],
+) -> None:
     loop = central(LOOP)
     decision = decide(loop, state(done=["a", "b"]))
     assert [s.step for s in decision.next_steps] == ["c", "j1"]
     decision = decide(loop, state(done=["a", "b", "j1"]))
     assert [(s.step, s.waiting_for) for s in decision.waiting] == [("j2", ["c"])]
+
+
+def test_facts_learnt_later_do_not_reroute_a_step_already_done(flow: CompiledProcess) -> None:
+    day2 = OPENED + dt.timedelta(days=1)
+    history = [{"on": OPENED, "facts": {"risk_level": "low"}}, {"on": day2, "facts": {"risk_level": "high"}}]
+    done = [{"step": "intake", "on": OPENED}, {"step": "risk", "on": OPENED}]
+    s = CaseState(facts={"risk_level": "high"}, history=history, opened=OPENED, today=day2, completed=done)
+    assert [n.step for n in decide(flow, s).next_steps] == ["advice"]
+    without_history = CaseState(facts={"risk_level": "high"}, opened=OPENED, today=day2, completed=done)
+    assert [n.step for n in decide(flow, without_history).next_steps] == ["placement"]
+
+
+def test_several_events_on_one_day_use_the_facts_they_were_recorded_with(flow: CompiledProcess) -> None:
+    history = [{"on": OPENED, "facts": {"risk_level": "low"}}, {"on": OPENED, "facts": {"risk_level": "high"}}]
+    done = [{"step": "intake", "on": OPENED, "facts_from": 0}, {"step": "risk", "on": OPENED, "facts_from": 0}]
+    s = CaseState(facts={"risk_level": "high"}, history=history, opened=OPENED, today=OPENED, completed=done)
+    assert [n.step for n in decide(flow, s).next_steps] == ["advice"]
