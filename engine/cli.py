@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -174,6 +176,21 @@ def _read_state(path: Path, today: dt.date | None) -> CaseState:
     return CaseState(facts=data if isinstance(data, dict) else {}, opened=day, today=day)
 
 
+@contextmanager
+def _reported(path: Path) -> Iterator[None]:
+    """Bad input files and facts become one line each and exit code 1."""
+    try:
+        yield
+    except ProcessError as exc:
+        for finding in exc.findings:
+            out.print(str(finding), markup=False)
+        raise typer.Exit(1) from exc
+    except FactsError as exc:
+        for key, message in exc.problems.items():
+            out.print(f"{path}: {key}: {message}", markup=False)
+        raise typer.Exit(1) from exc
+
+
 TodayOpt = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Decide as of this date (default: today).")]
 
 
@@ -189,17 +206,9 @@ def next_steps(
 ) -> None:
     """What happens next for one client in DISTRICT, who does it, by when and why."""
     compiled, _, _ = _district(district, path)
-    try:
+    with _reported(facts):
         state = _read_state(facts, today.date() if today else None)
         decision = decide(compiled, state)
-    except ProcessError as exc:
-        for finding in exc.findings:
-            out.print(str(finding), markup=False)
-        raise typer.Exit(1) from exc
-    except FactsError as exc:
-        for key, message in exc.problems.items():
-            out.print(f"{facts}: {key}: {message}", markup=False)
-        raise typer.Exit(1) from exc
     if as_json:
         out.print(decision.model_dump_json(indent=2), markup=False)
     else:
@@ -217,7 +226,7 @@ def simulate(
 ) -> None:
     """Walk a client story (SCENARIO) through DISTRICT's process and print each decision."""
     compiled, _, _ = _district(district, path)
-    try:
+    with _reported(scenario):
         story = load_scenario(scenario)
         failures = 0
         out.print(f"[bold]{story.story}[/]")
@@ -229,14 +238,6 @@ def simulate(
                 for problem in mismatches(decision, step.expect):
                     failures += 1
                     out.print(f"{scenario}: {step.on}: {problem}", markup=False)
-    except ProcessError as exc:
-        for finding in exc.findings:
-            out.print(str(finding), markup=False)
-        raise typer.Exit(1) from exc
-    except FactsError as exc:
-        for key, message in exc.problems.items():
-            out.print(f"{scenario}: {key}: {message}", markup=False)
-        raise typer.Exit(1) from exc
     if failures:
         raise typer.Exit(1)
 
