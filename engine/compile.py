@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 
@@ -44,8 +45,16 @@ class CompiledProcess:
 
     def outgoing(self, step_id: str) -> list[tuple[str, Transition, Expr | None]]:
         """``(target, transition, condition)`` in file order."""
-        edges = sorted(self.graph.out_edges(step_id, data=True), key=lambda e: e[2]["order"])
-        return [(target, data["transition"], data["condition"]) for _, target, data in edges]
+        return self._outgoing[step_id]
+
+    @cached_property
+    def _outgoing(self) -> dict[str, list[tuple[str, Transition, Expr | None]]]:
+        # Deciding walks these many times per decision: sort them once per process version.
+        table = {}
+        for step_id in self.graph:
+            edges = sorted(self.graph.out_edges(step_id, data=True), key=lambda e: e[2]["order"])
+            table[step_id] = [(target, data["transition"], data["condition"]) for _, target, data in edges]
+        return table
 
 
 def process_version(process: EffectiveProcess) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import networkx as nx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .case import CaseState, FactsError, normalize_facts
 from .compile import CompiledProcess
@@ -46,6 +46,8 @@ class UnitRef(BaseModel):
 
 
 class Reason(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared between decisions of one process version
+
     rule: str = Field(description="The transition that led here, `from->to`, or `start`.")
     condition: str | None = Field(description="The condition as written in the process file.")
     source: str = Field(description="Where the rule is written: file:line:col.")
@@ -149,6 +151,7 @@ class _Facts:
 
 
 _FEEDERS: dict[tuple[str, str], frozenset[str]] = {}
+_REASONS: dict[tuple[str, str, str, str], Reason] = {}
 
 
 def back_edges(compiled: CompiledProcess) -> set[tuple[str, str]]:
@@ -218,6 +221,13 @@ class _Game:
         self.tokens.setdefault(inst, _Token()).arrivals.append((self.seq, on, reason))
 
     def reason(self, source: str, target: str, condition: Any) -> Reason:
+        key = (self.c.version, self.c.name, source, target)
+        found = _REASONS.get(key)
+        if found is None:
+            found = _REASONS[key] = self._reason(source, target, condition)
+        return found
+
+    def _reason(self, source: str, target: str, condition: Any) -> Reason:
         path = ("steps", source, "next", target)
         pos = self.c.source.at(path)
         origin: Literal["central", "district"] = "central" if pos.file == self.c.source.file else "district"
