@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import durable_rules_engine
 from durable.engine import Host, MessageNotHandledException
 
 from .compile import CompiledProcess
@@ -234,6 +236,18 @@ class CompiledRules:
     derived: dict[str, Expr]
     never: frozenset[str]  # rules whose condition can never hold
     always: tuple[Rule, ...]  # rules whose condition always holds
+    fields: frozenset[str]  # the fact fields the rules read: nothing else is sent
+
+
+def _fields(node: Any, into: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not key.startswith("$"):
+                into.add(key)
+            _fields(value, into)
+    elif isinstance(node, list):
+        for item in node:
+            _fields(item, into)
 
 
 def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
@@ -255,7 +269,10 @@ def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
         definition[f"r{n}"] = {"all": [{"m": {"$and": [{"ctx": ctx}, expr]}}], "rule": rule.id}
     definition["seen_case"] = {"all": [{"m": {"ctx": "case"}}], "rule": None}
     definition["seen_child"] = {"all": [{"m": {"ctx": "child"}}], "rule": None}
-    return CompiledRules(f"brytupp_{compiled.name}_{compiled.version}", definition, derived, frozenset(never), tuple(always))
+    fields: set[str] = set()
+    _fields([rule["all"] for rule in definition.values()], fields)
+    name = f"brytupp_{compiled.name}_{compiled.version}"
+    return CompiledRules(name, definition, derived, frozenset(never), tuple(always), frozenset(fields))
 
 
 def flatten_facts(compiled: CompiledProcess, facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -280,6 +297,25 @@ def _flatten_into(out: dict[str, Any], key: str, spec: Any, value: Any) -> None:
         out[key + "__count"] = len(items)
     elif value is not None:
         out[key] = _json_value(value)
+
+
+def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Assert the facts and yield ``(rule name, matched fact)`` for every match.
+
+    This is durable-rules' own action loop (``Ruleset.do_actions``) without its
+    per-action closures and state round trips: the actions here only record
+    which rule matched, so there is no state to write back.
+    """
+    handle = ruleset._handle
+    code, state_handle = durable_rules_engine.assert_facts(handle, json.dumps(batch, ensure_ascii=False))[:2]
+    if code == 1:
+        raise MessageNotHandledException(batch)
+    started = durable_rules_engine.start_action_for_state(handle, state_handle)
+    message = started[1] if started else None
+    while message:
+        for name, matched in json.loads(message).items():
+            yield name, matched.get("m", matched)  # the fact bound to the rule's `m`
+        message = durable_rules_engine.complete_and_start_action(handle, state_handle)
 
 
 class DurableMatcher:
@@ -328,25 +364,33 @@ class DurableMatcher:
 
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
         with self._lock:
-            rules, _ = self._ruleset(compiled)
-            base = flatten_facts(compiled, facts)
+            rules, ids = self._ruleset(compiled)
+            # Only the fields some rule reads: every fact is JSON-encoded in, and back out per match.
+            base = {k: v for k, v in flatten_facts(compiled, facts).items() if k in rules.fields}
             for key, expr in rules.derived.items():
                 base[key] = evaluate(expr, facts)
             sid = str(next(self._sid))
             batch = [{**base, "id": "case", "sid": sid, "ctx": "case"}]
             for i, child in enumerate(facts.get(CHILDREN) or []):
-                child_fields = {f"child__{k}": _json_value(v) for k, v in child.items() if v is not None}
+                child_fields = {
+                    f"child__{k}": _json_value(v) for k, v in child.items() if v is not None and f"child__{k}" in rules.fields
+                }
                 batch.append({**base, **child_fields, "id": f"c{i}", "sid": sid, "ctx": "child", "ci": i})
-            self._hits.clear()
+            ruleset = self._host.get_ruleset(rules.name)
+            hits = set()
             try:
-                self._host.assert_facts(rules.name, batch)
+                for name, message in _matches(ruleset, batch):
+                    rule_id = ids.get(name)
+                    if rule_id is not None:
+                        hits.add((rule_id, message.get("ci")))
             except MessageNotHandledException as exc:
                 raise RulesError("durable-rules handled no fact; the catch-all rule is missing") from exc
+            except RulesError:
+                raise
             except Exception as exc:
                 raise RulesError(f"durable-rules failed: {exc}") from exc
             finally:
-                self._host.delete_state(rules.name, sid)
-            hits = set(self._hits)
+                ruleset.delete_state(sid)
         for rule in rules.always:
             if rule.per_child:
                 hits.update((rule.id, i) for i in range(len(facts.get(CHILDREN) or [])))
