@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 
@@ -31,6 +32,9 @@ class CompiledProcess:
     graph: nx.DiGraph
     version: str
     source: SourceMap
+    # Tables later stages derive from this process (routes, join feeders, reasons): they
+    # live and die with it, so nothing grows with the number of versions ever loaded.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def district(self) -> str | None:

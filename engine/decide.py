@@ -34,7 +34,7 @@ from .case import CaseState, FactsError, normalize_facts
 from .compile import CompiledProcess
 from .conditions import Otherwise, lookup
 from .facts import CHILDREN
-from .rules import DurableMatcher, Hit, Matcher
+from .rules import DurableMatcher, Hit, Matcher, transition_rule
 from .schema import STEP_OPENED, Contact, parse_duration
 
 
@@ -150,8 +150,21 @@ class _Facts:
     hits: set[Hit]
 
 
-_FEEDERS: dict[tuple[str, str], frozenset[str]] = {}
-_REASONS: dict[tuple[str, str, str, str], Reason] = {}
+def routes_of(compiled: CompiledProcess) -> dict[str, tuple[bool, list[tuple[str, str | None, Any]]]]:
+    """Per step: whether it is exclusive, and its transitions as ``(target, rule id, condition)``;
+    the rule id is None for an unconditional transition and "" for ``otherwise``.  Built once per
+    process version, since deciding walks them many times."""
+    table: dict[str, tuple[bool, list[tuple[str, str | None, Any]]]] | None = compiled.derived.get("routes")
+    if table is None:
+        table = {}
+        for step_id, step in compiled.process.steps.items():
+            routes = [
+                (target, None if c is None else "" if isinstance(c, Otherwise) else transition_rule(step_id, target), c)
+                for target, _, c in compiled.outgoing(step_id)
+            ]
+            table[step_id] = (step.gateway == "exclusive", routes)
+        compiled.derived["routes"] = table
+    return table
 
 
 def back_edges(compiled: CompiledProcess) -> set[tuple[str, str]]:
@@ -182,12 +195,12 @@ def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
     without going round a loop.  A loop back from late in the process (follow-up ->
     new risk assessment -> …) would otherwise make an early join wait for the late
     steps, and two joins wait for each other."""
-    key = (compiled.version, join)
-    found = _FEEDERS.get(key)
+    feeders: dict[str, frozenset[str]] = compiled.derived.setdefault("feeders", {})
+    found = feeders.get(join)
     if found is None:
         forward = nx.DiGraph(compiled.graph)
         forward.remove_edges_from(back_edges(compiled))
-        found = _FEEDERS[key] = frozenset(nx.ancestors(forward, join))
+        found = feeders[join] = frozenset(nx.ancestors(forward, join))
     return found
 
 
@@ -221,10 +234,10 @@ class _Game:
         self.tokens.setdefault(inst, _Token()).arrivals.append((self.seq, on, reason))
 
     def reason(self, source: str, target: str, condition: Any) -> Reason:
-        key = (self.c.version, self.c.name, source, target)
-        found = _REASONS.get(key)
+        reasons: dict[tuple[str, str], Reason] = self.c.derived.setdefault("reasons", {})
+        found = reasons.get((source, target))
         if found is None:
-            found = _REASONS[key] = self._reason(source, target, condition)
+            found = reasons[(source, target)] = self._reason(source, target, condition)
         return found
 
     def _reason(self, source: str, target: str, condition: Any) -> Reason:
@@ -232,7 +245,7 @@ class _Game:
         pos = self.c.source.at(path)
         origin: Literal["central", "district"] = "central" if pos.file == self.c.source.file else "district"
         return Reason(
-            rule=f"{source}->{target}",
+            rule=transition_rule(source, target),
             condition=str(condition) if condition is not None else None,
             source=str(pos),
             origin=origin,
@@ -253,16 +266,19 @@ class _Game:
 
     def choose(self, step_id: str, child: int | None, hits: set[Hit]) -> list[tuple[str, Any]]:
         """The transitions the step's gateway takes for these facts (and this child)."""
+        exclusive, routes = routes_of(self.c)[step_id]
         chosen: list[tuple[str, Any]] = []
         otherwise: tuple[str, Any] | None = None
-        for target, _, condition in self.c.outgoing(step_id):
-            if isinstance(condition, Otherwise):
+        for target, rule, condition in routes:
+            if rule is None:
+                chosen.append((target, condition))
+            elif rule == "":
                 otherwise = (target, condition)
-            elif condition is None or (f"{step_id}->{target}", child) in hits:
+            elif (rule, child) in hits:
                 chosen.append((target, condition))
         if not chosen and otherwise is not None:
             chosen = [otherwise]
-        return chosen[:1] if self.p.steps[step_id].gateway == "exclusive" else chosen
+        return chosen[:1] if exclusive else chosen
 
     def successors(self, inst: Instance, hits: set[Hit]) -> list[tuple[Instance, str, Any]]:
         """The step instances ``inst`` leads to with these facts: ``(instance, step, condition)``."""

@@ -58,6 +58,11 @@ class Rule:
     per_child: bool
 
 
+def transition_rule(source: str, target: str) -> str:
+    """The rule id of a transition, as reasons and hits name it."""
+    return f"{source}->{target}"
+
+
 def rules_of(compiled: CompiledProcess) -> list[Rule]:
     """One rule per condition that is not ``otherwise``, in file order."""
     out: list[Rule] = []
@@ -67,7 +72,7 @@ def rules_of(compiled: CompiledProcess) -> list[Rule]:
             out.append(Rule(f"{step_id}:for_each_when", step.for_each_when.ast, True))  # type: ignore[attr-defined]
         for target, _, condition in compiled.outgoing(step_id):
             if condition is not None and not isinstance(condition, Otherwise):
-                out.append(Rule(f"{step_id}->{target}", condition, per_child))
+                out.append(Rule(transition_rule(step_id, target), condition, per_child))
     return out
 
 
@@ -78,13 +83,10 @@ class Matcher(Protocol):
 class PythonMatcher:
     """The plain-Python evaluator: the oracle."""
 
-    def __init__(self) -> None:
-        self._rules: dict[str, list[Rule]] = {}
-
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
-        rules = self._rules.get(compiled.version)
+        rules: list[Rule] | None = compiled.derived.get("rules")
         if rules is None:
-            rules = self._rules[compiled.version] = rules_of(compiled)
+            rules = compiled.derived["rules"] = rules_of(compiled)
         children = facts.get(CHILDREN) or []
         hits: set[Hit] = set()
         for rule in rules:
