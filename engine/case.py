@@ -91,12 +91,10 @@ def _object(fields: Mapping[str, FactSpec], raw: Any, path: str, problems: dict[
 
 def _value(spec: FactSpec, value: Any, path: str, problems: dict[str, str]) -> Any:
     kind = spec.type
-    if value is None:
-        return (
-            {"boolean": False, "set": frozenset(), "list": [], "object": None}.get(kind)
-            if kind != "object"
-            else (_object(spec.fields or {}, {}, path, problems))
-        )
+    if value is None:  # the declared defaults: a missing object still has its fields' defaults
+        if kind == "object":
+            return _object(spec.fields or {}, {}, path, problems)
+        return {"boolean": False, "set": frozenset(), "list": []}.get(kind)
     if kind == "boolean":
         if not isinstance(value, bool):
             problems[path] = "expected true or false"

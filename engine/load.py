@@ -38,10 +38,10 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from .conditions import ConditionSyntaxError
 from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you_mean
-from .schema import DistrictOverride, ProcessDocument
+from .schema import DistrictOverride, Model, ProcessDocument
 
 Document = ProcessDocument | DistrictOverride
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Model)
 
 
 class _StructureError(Exception):
@@ -189,7 +189,7 @@ def validate_data(model: type[M], data: Any, source: SourceMap) -> M:
         document = model.model_validate(data)
     except ValidationError as exc:
         raise ProcessError([_finding(model, err, data, source) for err in exc.errors()]) from exc
-    document._source = source  # type: ignore[attr-defined]
+    document._source = source
     return document
 
 

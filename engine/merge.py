@@ -62,7 +62,7 @@ def merge_override(central: ProcessDocument, override: DistrictOverride | None =
     merged = EffectiveProcess.model_construct(**fields)
     source = SourceMap(central_src.file)
     central_src.copy_subtree((), (), source)
-    merged._source = source  # type: ignore[attr-defined]
+    merged._source = source
     if override is None:
         return merged
     return _Merge(central, merged, override, source).run()

@@ -15,7 +15,7 @@ from pathlib import Path
 from .compile import CompiledProcess, compile_process
 from .errors import Finding, ProcessError, sort_findings
 from .load import load_document
-from .merge import merge_override
+from .merge import merge_override, source_of
 from .schema import DistrictOverride, ProcessDocument
 from .validate import validate_process
 
@@ -105,12 +105,12 @@ def _add_central(result: Build, centrals: dict[str, ProcessDocument], path: Path
 def build_district(result: Build, centrals: dict[str, ProcessDocument], path: Path, override: DistrictOverride) -> Built:
     central = centrals.get(override.extends)
     if central is None:
-        position = override._source.at(("extends",))  # type: ignore[attr-defined]
+        position = source_of(override).at(("extends",))
         finding = Finding("unknown_reference", f"central process '{override.extends}' not found", position, ("extends",))
         return Built(override.district, str(path), None, [finding])
     if override.district in result.districts:
         first = result.districts[override.district].path
-        position = override._source.at(("district",))  # type: ignore[attr-defined]
+        position = source_of(override).at(("district",))
         finding = Finding(
             "duplicate_district", f"district '{override.district}' is also defined in {first}", position, ("district",)
         )

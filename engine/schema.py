@@ -21,7 +21,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from .conditions import Expr, parse_condition
 
@@ -86,6 +86,10 @@ def duration_is_longer(new: str, old: str) -> bool:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    # Where a loaded document's keys and values came from (an ``errors.SourceMap``); set by
+    # the loader and the merge, never part of the data, the schema or the version hash.
+    _source: Any = PrivateAttr(default=None)
 
 
 # --- the central process ----------------------------------------------------
