@@ -41,7 +41,7 @@ from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you
 from .schema import DistrictOverride, Model, ProcessDocument
 
 Document = ProcessDocument | DistrictOverride
-M = TypeVar("M", bound=Model)
+M = TypeVar("M", bound=BaseModel)
 
 
 class _StructureError(Exception):
@@ -189,7 +189,8 @@ def validate_data(model: type[M], data: Any, source: SourceMap) -> M:
         document = model.model_validate(data)
     except ValidationError as exc:
         raise ProcessError([_finding(model, err, data, source) for err in exc.errors()]) from exc
-    document._source = source
+    if isinstance(document, Model):
+        document._source = source
     return document
 
 
