@@ -11,10 +11,15 @@ What is open now is found by playing the process like a token game:
 * a step is open when it has been reached since it was last completed; a
   ``join: all`` step also waits while any other open step can still reach it
   (the inclusive join of BPMN);
-* a completed closing step closes the case.
+* a completed closing step closes the case;
+* a completed step is routed with the facts as they were when it was completed
+  (``CaseState.history``), so a fact learnt later does not re-route a decision
+  already made; without history, the current facts route everything.
 
 Which conditions hold is asked of the matcher (durable-rules by default, see
-``rules.py``) once per decision, over the current facts.  Due dates count from
+``rules.py``) once per distinct set of facts: the current ones and each earlier
+one in the history.  Pending guarantees are the guaranteed interventions the
+case would still reach, under the current facts, from any step it has reached.  Due dates count from
 the step's deadline event: a date fact, a step's completion, the case's
 opening, or the day the step opened.
 """
