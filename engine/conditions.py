@@ -30,7 +30,7 @@ missing boolean is false rather than none.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,28 +321,6 @@ def parse_condition(text: str) -> Expr:
 
 
 # --- walking and evaluation ------------------------------------------------
-
-
-def names(expr: Expr, in_item: bool = False) -> Iterator[tuple[Name, bool]]:
-    """Every fact name in ``expr``, with whether it is read inside a quantifier body."""
-    if isinstance(expr, Name):
-        yield expr, in_item
-    elif isinstance(expr, Compare):
-        yield from names(expr.left, in_item)
-        yield from names(expr.right, in_item)
-    elif isinstance(expr, Not):
-        yield from names(expr.operand, in_item)
-    elif isinstance(expr, BoolOp):
-        for operand in expr.operands:
-            yield from names(operand, in_item)
-    elif isinstance(expr, Quantifier):
-        yield expr.collection, in_item
-        if expr.body is not None:
-            yield from names(expr.body, True)
-
-
-class _Missing:
-    """Sentinel for a path that leads nowhere in the facts."""
 
 
 def lookup(facts: Mapping[str, Any], path: tuple[str, ...]) -> Any:

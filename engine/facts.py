@@ -9,7 +9,7 @@ branch that silently stays closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier
@@ -208,11 +208,3 @@ def _value_allowed(value: str, t: _Type, offset: int) -> None:
             offset,
             f"'{value}' is not a value of {t.label or t.kind} ({allowed}){did_you_mean(value, t.values)}",
         )
-
-
-def iter_names(facts: Mapping[str, FactSpec], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """Every declared fact path, objects expanded (for documentation and suggestions)."""
-    for key, spec in facts.items():
-        yield prefix + (key,)
-        if spec.type == "object" and spec.fields:
-            yield from iter_names(spec.fields, prefix + (key,))
