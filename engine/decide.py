@@ -256,9 +256,6 @@ class _Game:
             origin=origin,
         )
 
-    def holds(self, rule_id: str, child: int | None) -> bool:
-        return (rule_id, child) in self.hits
-
     def facts_on(self, day: dt.date, index: int | None = None) -> _Facts:
         """The facts as they were on ``day``, or history entry ``index`` (the current ones without history)."""
         if index is not None and index < len(self.earlier):
@@ -346,7 +343,9 @@ class _Game:
                 blockers = [other[0] for other in open_insts if other[0] != inst[0] and other[0] in join_feeders(self.c, inst[0])]
             item = self.next_step(inst, sorted(set(blockers)))
             (waiting if blockers else next_steps).append(item)
-        order = {step_id: n for n, step_id in enumerate(self.p.steps)}
+        order: dict[str, int] | None = self.c.derived.get("order")
+        if order is None:
+            order = self.c.derived["order"] = {step_id: n for n, step_id in enumerate(self.p.steps)}
         key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
         closed = self.closed_by is not None
         reason = self.p.steps[self.closed_by].closure_reason if self.closed_by else None

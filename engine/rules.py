@@ -301,6 +301,10 @@ def _flatten_into(out: dict[str, Any], key: str, spec: Any, value: Any) -> None:
         out[key] = _json_value(value)
 
 
+def _no_action(c: Any) -> None:
+    return None
+
+
 def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Assert the facts and yield ``(rule name, matched fact)`` for every match.
 
@@ -328,7 +332,6 @@ class DurableMatcher:
         self._host = _SyncHost()
         self._compiled: OrderedDict[str, tuple[CompiledRules, dict[str, str | None]]] = OrderedDict()
         self._max_versions = max_versions
-        self._hits: list[Hit] = []
         self._sid = itertools.count(1)
 
     def _ruleset(self, compiled: CompiledProcess) -> tuple[CompiledRules, dict[str, str | None]]:
@@ -342,7 +345,8 @@ class DurableMatcher:
         definition: dict[str, Any] = {}
         for rule_name, rule in rules.definition.items():
             ids[rule_name] = rule["rule"]
-            definition[rule_name] = {"all": rule["all"], "run": self._action(rule["rule"])}
+            # durable-rules wants an action per rule; _matches reads the matches itself.
+            definition[rule_name] = {"all": rule["all"], "run": _no_action}
         if len(self._compiled) >= self._max_versions:
             # Rulesets cannot be deleted from a host; a new host lets the old ones go.
             self._host = _SyncHost()
@@ -353,16 +357,6 @@ class DurableMatcher:
             raise RulesError(f"durable-rules refused ruleset {rules.name}: {exc}") from exc
         self._compiled[key] = (rules, ids)
         return rules, ids
-
-    def _action(self, rule_id: str | None) -> Any:
-        hits = self._hits
-        if rule_id is None:
-            return lambda c: None
-
-        def run(c: Any) -> None:
-            hits.append((rule_id, c.m["ci"] if "ci" in c.m._d else None))
-
-        return run
 
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
         with self._lock:

@@ -18,7 +18,7 @@ import networkx as nx
 from .compile import CompiledProcess
 from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, _compare
 from .errors import Finding, KeyPath, SourceMap, did_you_mean, sort_findings
-from .facts import CHILDREN, check_condition, fact_spec
+from .facts import CHILDREN, check_condition, children_fields, fact_spec
 from .schema import STEP_OPENED, ProcessDocument, duration_is_longer
 
 Check = Callable[[CompiledProcess], Iterator[Finding]]
@@ -344,10 +344,10 @@ def _collect_domains(expr: Expr, c: CompiledProcess, domains: dict[str, list[Any
             domains[str(expr)] = [False, True]
         return True
     if isinstance(expr, Name):
-        spec = fact_spec(c.process.facts, expr.path[1:] if expr.path[0] == "child" else expr.path)
         if expr.path[0] == "child":
-            children = c.process.facts.get(CHILDREN)
-            spec = fact_spec(children.fields or {}, expr.path[1:]) if children else None
+            spec = fact_spec(children_fields(c.process.facts) or {}, expr.path[1:])
+        else:
+            spec = fact_spec(c.process.facts, expr.path)
         if spec is None or spec.type in ("date", "object", "list"):
             return False
         if spec.type == "boolean":
