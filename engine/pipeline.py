@@ -8,7 +8,7 @@ that cannot be loaded never stops the others from being built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,24 +61,30 @@ def yaml_files(paths: Iterable[Path | str]) -> list[Path]:
     return out
 
 
-def build(paths: Iterable[Path | str] = DEFAULT_PATHS, central_paths: Iterable[Path | str] = ()) -> Build:
+def build(
+    paths: Iterable[Path | str] = DEFAULT_PATHS,
+    central_paths: Iterable[Path | str] = (),
+    texts: Mapping[Path, str] | None = None,
+) -> Build:
     """Build every process found in ``paths``.
 
     When ``paths`` hold district files but no central process, the central
     processes are looked for in ``central_paths`` (by default ``processes/``).
+    ``texts`` gives the content of files already read, so that a caller that
+    fingerprints the files builds exactly what it fingerprinted.
     """
     result = Build()
     centrals: dict[str, ProcessDocument] = {}
     overrides: list[tuple[Path, DistrictOverride]] = []
     files = yaml_files(paths)
-    for path, document in _load_each(files, result):
+    for path, document in _load_each(files, result, texts):
         if isinstance(document, DistrictOverride):
             overrides.append((path, document))
         else:
             _add_central(result, centrals, path, document)
     if overrides and not centrals:
         fallback = [p for p in yaml_files(central_paths or [DEFAULT_PATHS[0]]) if p not in files and p.exists()]
-        for path, document in _load_each(fallback, result):
+        for path, document in _load_each(fallback, result, texts):
             if isinstance(document, ProcessDocument):
                 _add_central(result, centrals, path, document)
     for path, override in overrides:
@@ -86,11 +92,13 @@ def build(paths: Iterable[Path | str] = DEFAULT_PATHS, central_paths: Iterable[P
     return result
 
 
-def _load_each(files: list[Path], result: Build) -> Iterator[tuple[Path, ProcessDocument | DistrictOverride]]:
+def _load_each(
+    files: list[Path], result: Build, texts: Mapping[Path, str] | None
+) -> Iterator[tuple[Path, ProcessDocument | DistrictOverride]]:
     """Each loadable document; the findings of the others go to ``result.unreadable``."""
     for path in files:
         try:
-            yield path, load_document(path)
+            yield path, load_document(path, None if texts is None else texts.get(path))
         except ProcessError as exc:
             result.unreadable.extend(exc.findings)
 

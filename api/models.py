@@ -1,0 +1,104 @@
+"""The tables: cases, their append-only event log, the audit trail, process versions.
+
+A case holds a pseudonymous reference, never a name or personal identity
+number.  Its facts are the current facts; how they came about is in the event
+log, which is only ever appended to.  ``row_version`` is the case's ETag: every
+change to the case row increments it, and a conditional update that names an
+older one changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# JSONB on PostgreSQL: indexable and compact; plain JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _timestamp() -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False)
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "cases"
+    # One open case per client reference and district; a closed client may come back
+    # (re-actualisation), so closed cases do not count.
+    __table_args__ = (
+        Index(
+            "uq_cases_open_reference",
+            "district",
+            "reference",
+            unique=True,
+            sqlite_where=text("NOT closed"),
+            postgresql_where=text("NOT closed"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district: str = Field(index=True, max_length=64)
+    reference: str = Field(max_length=64)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    opened: dt.date
+    process_version: str = Field(max_length=64)
+    row_version: int = Field(default=1)
+    closed: bool = Field(default=False)
+    closed_on: dt.date | None = None
+    created_at: dt.datetime = _timestamp()
+    updated_at: dt.datetime = _timestamp()
+
+
+class CaseEvent(SQLModel, table=True):
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "idempotency_key", name="uq_case_events_idempotency"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=32)
+    on: dt.date
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # The case's facts after this event, where the event changed them: the facts history.
+    facts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    idempotency_key: str | None = Field(default=None, max_length=128)
+    request_hash: str | None = Field(default=None, max_length=64)
+    recorded_at: dt.datetime = _timestamp()
+    recorded_by: str = Field(max_length=128)
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_records"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    subject: str = Field(max_length=128, index=True)
+    role: str = Field(max_length=32)
+    district: str | None = Field(default=None, max_length=64)
+    case_id: uuid.UUID | None = Field(default=None, index=True)
+    action: str = Field(max_length=32)
+    outcome: str = Field(default="ok", max_length=32)
+
+
+class ProcessVersion(SQLModel, table=True):
+    """The source of every process version a case was ever put on, so that a case keeps
+    its version across restarts and file changes until it is migrated explicitly."""
+
+    __tablename__ = "process_versions"
+
+    version: str = Field(primary_key=True, max_length=64)
+    district: str = Field(max_length=64, index=True)
+    central_path: str
+    central_text: str = Field(sa_type=Text)
+    district_path: str
+    district_text: str = Field(sa_type=Text)
+    first_loaded_at: dt.datetime = _timestamp()
