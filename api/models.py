@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 # JSONB on PostgreSQL: indexable and compact; plain JSON text on SQLite.
@@ -27,8 +29,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps in UTC on both databases: SQLite keeps no time zone, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return value.astimezone(dt.UTC) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
 def _timestamp() -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), nullable=False)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Case(SQLModel, table=True):
@@ -80,7 +97,7 @@ class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_records"
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
-    at: dt.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     subject: str = Field(max_length=128, index=True)
     role: str = Field(max_length=32)
     district: str | None = Field(default=None, max_length=64)

@@ -7,7 +7,6 @@ Revises: (none)
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
@@ -23,12 +22,12 @@ def upgrade() -> None:
         "audit_records",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("district", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("district", sa.String(length=64), nullable=True),
         sa.Column("case_id", sa.Uuid(), nullable=True),
-        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("outcome", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("audit_records", schema=None) as batch_op:
@@ -39,11 +38,11 @@ def upgrade() -> None:
     op.create_table(
         "cases",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("district", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("district", sa.String(length=64), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=False),
         sa.Column("facts", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("opened", sa.Date(), nullable=False),
-        sa.Column("process_version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("process_version", sa.String(length=64), nullable=False),
         sa.Column("row_version", sa.Integer(), nullable=False),
         sa.Column("closed", sa.Boolean(), nullable=False),
         sa.Column("closed_on", sa.Date(), nullable=True),
@@ -63,11 +62,11 @@ def upgrade() -> None:
 
     op.create_table(
         "process_versions",
-        sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("district", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("central_path", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("district", sa.String(length=64), nullable=False),
+        sa.Column("central_path", sa.String(), nullable=False),
         sa.Column("central_text", sa.Text(), nullable=False),
-        sa.Column("district_path", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("district_path", sa.String(), nullable=False),
         sa.Column("district_text", sa.Text(), nullable=False),
         sa.Column("first_loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("version"),
@@ -79,14 +78,14 @@ def upgrade() -> None:
         "case_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("on", sa.Date(), nullable=False),
         sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("facts", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=True),
-        sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
-        sa.Column("request_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("recorded_by", sa.String(length=128), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],

@@ -1,0 +1,105 @@
+"""The case service: ``create_app(settings)`` builds the FastAPI application.
+
+At start: the database is migrated (Alembic), the process files are built
+(every good version is also stored, so cases keep theirs across restarts), and
+a watcher reloads the files when they change.  Swagger UI's files are served
+from the installed package, not a CDN.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from engine import CompiledProcess
+
+from . import errors
+from .auth import Verifier
+from .db import make_engine, migrate
+from .guards import BodyLimit, no_personal_numbers
+from .models import ProcessVersion
+from .registry import Registry, Sources
+from .routes import bench, cases, decide, processes, reports
+from .settings import Settings
+
+log = logging.getLogger("brytupp.api")
+
+
+def version_store(engine: Engine) -> Any:
+    def store(compiled: CompiledProcess, sources: Sources) -> None:
+        with Session(engine) as session:
+            if session.get(ProcessVersion, compiled.version) is not None:
+                return
+            session.add(ProcessVersion(version=compiled.version, district=compiled.name, **sources.__dict__))
+            try:
+                session.commit()
+            except IntegrityError:  # another worker stored it first
+                session.rollback()
+
+    return store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(engine)
+        registry = Registry(settings.processes, on_new_version=version_store(engine))
+        registry.reload()
+        registry.watch(settings.reload_interval)
+        app.state.registry = registry
+        try:
+            yield
+        finally:
+            registry.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Bryt upp – ärendetjänst",
+        summary="Next steps for a client's case on Stockholm's Bryt upp pathway, per district.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(no_personal_numbers)],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.verifier = Verifier(settings)
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    for module in (cases, decide, processes, reports):
+        app.include_router(module.router)
+    if settings.bench_endpoints:
+        app.include_router(bench.router)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Bryt upp – API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness: answers without touching the database."""
+        return {"status": "ok"}
+
+    return app

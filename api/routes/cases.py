@@ -1,0 +1,256 @@
+"""Cases: register, read, update facts (If-Match), record events (Idempotency-Key),
+next steps, history, transfer and migration.  Caseworkers only, own district only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from engine import CompiledProcess, Decision
+
+from ..auth import Principal, Role, require
+from ..errors import ApiError, invalid, problem_responses
+from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes
+from ..models import Case, CaseEvent, utcnow
+from ..schemas import CaseCreate, CaseOut, EventOut, FactsUpdate, Transfer
+from ..store import (
+    audit,
+    case_for,
+    checked_facts,
+    current_process,
+    decision,
+    etag,
+    if_match,
+    log_of,
+    process_version,
+    state_of,
+    today,
+)
+from .deps import db
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+Caseworker = Annotated[Principal, require(Role.caseworker)]
+DB = Annotated[Session, Depends(db)]
+
+
+def _out(response: Response, case: Case) -> CaseOut:
+    response.headers["ETag"] = etag(case)
+    return CaseOut.model_validate(case, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=CaseOut, responses=problem_responses(401, 403, 409, 422))
+def create_case(body: CaseCreate, request: Request, response: Response, principal: Caseworker, session: DB) -> CaseOut:
+    if body.district != principal.district:
+        raise ApiError(403, f"a caseworker registers cases in their own district ({principal.district})")
+    compiled = current_process(request, body.district)
+    opened = body.opened or today(request)
+    facts = checked_facts(compiled, body.facts, body.district)
+    case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
+    session.add(case)
+    session.add(CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject))
+    audit(session, principal, "create", case.id)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(409, "this reference already has an open case in the district") from None
+    response.headers["Location"] = f"/cases/{case.id}"
+    return _out(response, case)
+
+
+@router.get("/{case_id}", response_model=CaseOut, responses=problem_responses(401, 403, 404))
+def read_case(case_id: uuid.UUID, response: Response, principal: Caseworker, session: DB) -> CaseOut:
+    case = case_for(session, principal, case_id, "read")
+    audit(session, principal, "read", case.id)
+    session.commit()
+    return _out(response, case)
+
+
+@router.put("/{case_id}/facts", response_model=CaseOut, responses=problem_responses(401, 403, 404, 412, 422, 428))
+def update_facts(
+    case_id: uuid.UUID,
+    body: FactsUpdate,
+    request: Request,
+    response: Response,
+    principal: Caseworker,
+    session: DB,
+    if_match_header: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
+) -> CaseOut:
+    expected = if_match(if_match_header)
+    case = case_for(session, principal, case_id, "update_facts")
+    compiled = process_version(request, session, case.process_version)
+    facts = checked_facts(compiled, body.facts, case.district)
+    on = body.on or today(request)
+    # The check and the write are one statement: of two updates from the same version, one wins.
+    changed = session.exec(
+        update(Case)
+        .where(col(Case.id) == case.id, col(Case.row_version) == expected, col(Case.closed).is_(False))
+        .values(facts=facts, row_version=expected + 1, updated_at=utcnow())
+    )
+    if changed.rowcount != 1:
+        session.rollback()
+        current = session.get(Case, case.id)
+        audit(session, principal, "update_facts", case.id, "precondition_failed")
+        session.commit()
+        if current is not None and current.closed:
+            raise ApiError(409, "the case is closed")
+        raise ApiError(412, "the case has changed since you read it; read it again", {"ETag": etag(current or case)})
+    session.add(CaseEvent(case_id=case.id, kind="facts_updated", on=on, facts=facts, recorded_by=principal.subject))
+    audit(session, principal, "update_facts", case.id)
+    session.commit()
+    session.refresh(case)
+    return _out(response, case)
+
+
+@router.post("/{case_id}/events", status_code=201, response_model=EventOut, responses=problem_responses(401, 403, 404, 409, 422))
+def append_event(
+    case_id: uuid.UUID,
+    event: Annotated[EventIn, Body()],
+    request: Request,
+    response: Response,
+    principal: Caseworker,
+    session: DB,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> EventOut:
+    digest = hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+    # Locking the case row serialises appends to one case (SQLite: every transaction is IMMEDIATE).
+    case = case_for(session, principal, case_id, "append_event", lock=True)
+    if idempotency_key is not None:
+        stored = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.idempotency_key == idempotency_key)
+        ).first()
+        if stored is not None:
+            audit(session, principal, "append_event", case.id, "replayed")
+            session.commit()
+            if stored.request_hash != digest:
+                raise ApiError(409, "this Idempotency-Key was already used for a different event")
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
+            return EventOut.model_validate(stored, from_attributes=True)
+    if case.closed:
+        raise ApiError(409, "the case is closed; a new case is a re-actualisation")
+    compiled = process_version(request, session, case.process_version)
+    try:
+        done = completes(event, compiled)
+    except EventProblem as exc:
+        raise invalid({exc.field: exc.message}) from None
+    facts = changed_facts(event, case.facts)
+    if facts is not None:
+        facts = checked_facts(compiled, facts, case.district)
+    payload = event.model_dump(mode="json", exclude={"kind", "on"})
+    if done is not None:
+        payload["completes"] = done.model_dump(mode="json", exclude_none=True)
+    entry = LoggedEvent(kind=event.kind, on=event.on, payload=payload, facts=facts)
+    # The event must leave a case the engine can decide: refuse it otherwise, before storing.
+    decision(compiled, state_of(case, log_of(session, case.id), event.on, entry))
+    stored = CaseEvent(
+        case_id=case.id,
+        kind=event.kind,
+        on=event.on,
+        payload=payload,
+        facts=facts,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        recorded_by=principal.subject,
+    )
+    session.add(stored)
+    if facts is not None or event.kind == "case_closed":
+        case.facts = facts if facts is not None else case.facts
+        case.row_version += 1
+        case.updated_at = utcnow()
+        if event.kind == "case_closed":
+            case.closed, case.closed_on = True, event.on
+        session.add(case)
+    audit(session, principal, "append_event", case.id)
+    session.commit()
+    session.refresh(stored)
+    response.headers["Location"] = f"/cases/{case.id}/events/{stored.id}"
+    return EventOut.model_validate(stored, from_attributes=True)
+
+
+@router.get("/{case_id}/events", response_model=list[EventOut], responses=problem_responses(401, 403, 404))
+def history(case_id: uuid.UUID, principal: Caseworker, session: DB) -> list[EventOut]:
+    case = case_for(session, principal, case_id, "history")
+    events = log_of(session, case.id)
+    audit(session, principal, "history", case.id)
+    session.commit()
+    return [EventOut.model_validate(e, from_attributes=True) for e in events]
+
+
+@router.get("/{case_id}/next-steps", response_model=Decision, responses=problem_responses(401, 403, 404, 409, 422))
+def next_steps(
+    case_id: uuid.UUID,
+    request: Request,
+    principal: Caseworker,
+    session: DB,
+    on: Annotated[dt.date | None, Query(alias="today", description="Decide as of this date (default: today).")] = None,
+) -> Decision:
+    case = case_for(session, principal, case_id, "next_steps")
+    compiled = process_version(request, session, case.process_version)
+    events = log_of(session, case.id)
+    audit(session, principal, "next_steps", case.id)
+    session.commit()
+    return decision(compiled, state_of(case, events, on or today(request)))
+
+
+@router.post("/{case_id}/transfer", response_model=CaseOut, responses=problem_responses(401, 403, 404, 409, 422))
+def transfer(
+    case_id: uuid.UUID, body: Transfer, request: Request, response: Response, principal: Caseworker, session: DB
+) -> CaseOut:
+    case = case_for(session, principal, case_id, "transfer", lock=True)
+    if body.district == case.district:
+        raise invalid({"district": f"the case is already in {case.district}"})
+    compiled = current_process(request, body.district)
+    return _move(request, response, principal, session, case, compiled, "transferred", body.district)
+
+
+@router.post("/{case_id}/migrate", response_model=CaseOut, responses=problem_responses(401, 403, 404, 409))
+def migrate(case_id: uuid.UUID, request: Request, response: Response, principal: Caseworker, session: DB) -> CaseOut:
+    """Move the case onto its district's current process version (cases never move by themselves)."""
+    case = case_for(session, principal, case_id, "migrate", lock=True)
+    compiled = current_process(request, case.district)
+    return _move(request, response, principal, session, case, compiled, "migrated", case.district)
+
+
+def _move(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    session: Session,
+    case: Case,
+    compiled: CompiledProcess,
+    kind: str,
+    district: str,
+) -> CaseOut:
+    if case.closed:
+        raise ApiError(409, "the case is closed")
+    facts = {**case.facts, "district": district}
+    events = log_of(session, case.id)
+    entry = LoggedEvent(kind=kind, on=today(request), payload={}, facts=facts)
+    try:
+        checked_facts(compiled, facts, district)
+    except ApiError as exc:
+        raise ApiError(409, f"the case's facts do not fit {compiled.name}'s process {compiled.version}: {exc.message}") from None
+    decision(compiled, state_of(case, events, today(request), entry))
+    payload = {"from_district": case.district, "from_version": case.process_version, "to_version": compiled.version}
+    session.add(CaseEvent(case_id=case.id, kind=kind, on=entry.on, payload=payload, facts=facts, recorded_by=principal.subject))
+    case.district, case.facts, case.process_version = district, facts, compiled.version
+    case.row_version += 1
+    case.updated_at = utcnow()
+    session.add(case)
+    audit(session, principal, kind, case.id)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(409, f"the reference already has an open case in {district}") from None
+    return _out(response, case)

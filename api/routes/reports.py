@@ -1,0 +1,89 @@
+"""For managers and caseworkers' work lists: overdue steps per unit, and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlmodel import Session, col, select
+
+from ..auth import Principal, Role, require
+from ..errors import ApiError, invalid, problem_responses
+from ..models import AuditRecord, Case
+from ..schemas import AuditOut, OverdueStep
+from ..store import audit, decision, log_of, process_version, registry, state_of, today
+from .deps import db
+
+router = APIRouter(tags=["reports"])
+DB = Annotated[Session, Depends(db)]
+
+
+@router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 422))
+def overdue(
+    unit: str,
+    request: Request,
+    principal: Annotated[Principal, require(Role.caseworker, Role.manager)],
+    session: DB,
+    district: Annotated[
+        str | None, Query(max_length=64, description="Required for managers; a caseworker's own by default.")
+    ] = None,
+) -> list[OverdueStep]:
+    """Steps past their due date that this unit is responsible for, over the district's open cases."""
+    if principal.role == Role.caseworker:
+        if district not in (None, principal.district):
+            raise ApiError(403, "a caseworker sees their own district's work only")
+        district = principal.district
+    if district is None:
+        raise invalid({"district": "give the district"}, where="query")
+    state = registry(request).snapshot.districts.get(district)
+    if state is None or state.compiled is None:
+        raise ApiError(404, f"no district '{district}'")
+    if unit not in state.compiled.process.units:
+        raise ApiError(404, f"no unit '{unit}' in {district}; the units are {', '.join(state.compiled.process.units)}")
+    on = today(request)
+    out: list[OverdueStep] = []
+    cases = session.exec(select(Case).where(Case.district == district, col(Case.closed).is_(False)).order_by(col(Case.opened)))
+    for case in cases:
+        compiled = process_version(request, session, case.process_version)
+        found = decision(compiled, state_of(case, log_of(session, case.id), on))
+        audit(session, principal, "overdue_list", case.id)
+        for step in found.next_steps:
+            if step.overdue and step.due is not None and step.unit is not None and step.unit.id == unit:
+                out.append(
+                    OverdueStep(
+                        case_id=case.id,
+                        step=step.step,
+                        label=step.label,
+                        child=step.child,
+                        due=step.due,
+                        days_overdue=(on - step.due).days,
+                    )
+                )
+    session.commit()
+    return sorted(out, key=lambda s: (s.due, str(s.case_id)))
+
+
+@router.get("/audit", response_model=list[AuditOut], responses=problem_responses(401, 403, 422))
+def audit_trail(
+    _principal: Annotated[Principal, require(Role.manager)],
+    session: DB,
+    case_id: uuid.UUID | None = None,
+    subject: Annotated[str | None, Query(max_length=128)] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Who read or changed which case, when: newest first."""
+    query = select(AuditRecord)
+    if case_id is not None:
+        query = query.where(AuditRecord.case_id == case_id)
+    if subject is not None:
+        query = query.where(AuditRecord.subject == subject)
+    if since is not None:
+        query = query.where(col(AuditRecord.at) >= since)
+    if until is not None:
+        query = query.where(col(AuditRecord.at) < until)
+    rows = session.exec(query.order_by(col(AuditRecord.id).desc()).limit(limit))
+    return [AuditOut.model_validate(r, from_attributes=True) for r in rows]

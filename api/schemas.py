@@ -1,0 +1,117 @@
+"""Request and response bodies of the API (the tables are in models.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.case import CompletedStep, DatedFacts
+
+from .pseudonym import REFERENCE_PATTERN
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseCreate(_In):
+    district: str = Field(max_length=64, description="District id, e.g. `farsta`; a caseworker's own district.")
+    reference: str = Field(
+        pattern=REFERENCE_PATTERN,
+        description="Pseudonymous client reference (3–64 letters, digits, `_.:-`); never a name or personal identity number.",
+    )
+    facts: dict[str, Any] = Field(default_factory=dict, description="Client facts in the process's vocabulary.")
+    opened: dt.date | None = Field(default=None, description="When the case was opened (aktualiserat); today by default.")
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    district: str
+    reference: str
+    facts: dict[str, Any]
+    opened: dt.date
+    process_version: str
+    row_version: int = Field(description="Also the ETag; send it back in If-Match to update.")
+    closed: bool
+    closed_on: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class FactsUpdate(_In):
+    facts: dict[str, Any] = Field(description="All the client's facts as they are now (replaces the stored ones).")
+    on: dt.date | None = Field(default=None, description="From when these facts hold; today by default.")
+
+
+class Transfer(_In):
+    district: str = Field(max_length=64, description="The district that takes over the case.")
+
+
+class EventOut(BaseModel):
+    id: int
+    case_id: uuid.UUID
+    kind: str
+    on: dt.date
+    payload: dict[str, Any]
+    facts: dict[str, Any] | None = Field(description="The facts after this event, where it changed them.")
+    recorded_at: dt.datetime
+    recorded_by: str
+
+
+class DecideRequest(_In):
+    """A what-if question: nothing is stored."""
+
+    district: str = Field(max_length=64)
+    facts: dict[str, Any] = Field(default_factory=dict)
+    opened: dt.date
+    today: dt.date | None = None
+    completed: list[CompletedStep] = Field(default_factory=list, max_length=500)
+    history: list[DatedFacts] = Field(default_factory=list, max_length=500)
+
+
+class ProcessSummary(BaseModel):
+    district: str
+    label: str
+    path: str
+    version: str | None = Field(description="The version serving now (the last good one).")
+    status: str = Field(description="`ok`, or `errors` when the files as they are now fail: the last good version serves.")
+    findings: list[str] = Field(description="`file:line:col: key: message`, one per problem.")
+    loaded_at: dt.datetime | None
+    local_steps: int
+    changed_steps: int
+
+
+class ProcessList(BaseModel):
+    districts: list[ProcessSummary]
+    problems: list[str] = Field(description="Problems no one district owns, e.g. in the central process file.")
+    checked_at: dt.datetime | None
+
+
+class EffectiveProcessOut(BaseModel):
+    district: str
+    version: str
+    findings: list[str]
+    process: dict[str, Any] = Field(description="The merged process the district runs, in the process language.")
+
+
+class OverdueStep(BaseModel):
+    case_id: uuid.UUID
+    step: str
+    label: str
+    child: int | None
+    due: dt.date
+    days_overdue: int
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: dt.datetime
+    subject: str
+    role: str
+    district: str | None
+    case_id: uuid.UUID | None
+    action: str
+    outcome: str

@@ -1,0 +1,123 @@
+"""What the routes share: finding a case for a principal, its log, its process
+version, its decision, and the audit record every read and write leaves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from sqlmodel import Session, col, select
+
+from engine import CaseState, CompiledProcess, Decision, DecisionError, FactsError, decide, normalize_facts
+
+from .auth import Principal, Role
+from .errors import ApiError, invalid
+from .events import LoggedEvent, case_state
+from .models import AuditRecord, Case, CaseEvent, ProcessVersion
+from .registry import Registry, Sources
+
+
+def today(request: Request) -> dt.date:
+    return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
+
+
+def audit(session: Session, principal: Principal, action: str, case_id: uuid.UUID | None = None, outcome: str = "ok") -> None:
+    session.add(
+        AuditRecord(
+            subject=principal.subject,
+            role=str(principal.role),
+            district=principal.district,
+            case_id=case_id,
+            action=action,
+            outcome=outcome,
+        )
+    )
+
+
+def registry(request: Request) -> Registry:
+    reg: Registry = request.app.state.registry
+    return reg
+
+
+def current_process(request: Request, district: str, field: str = "district") -> CompiledProcess:
+    compiled = registry(request).current(district)
+    if compiled is None:
+        known = ", ".join(registry(request).snapshot.districts)
+        raise invalid({field: f"unknown district '{district}'; the districts are {known}"})
+    return compiled
+
+
+def process_version(request: Request, session: Session, version: str) -> CompiledProcess:
+    """A case's process version: in memory, or rebuilt from the sources stored when it first served."""
+    reg = registry(request)
+    compiled = reg.version(version)
+    if compiled is not None:
+        return compiled
+    row = session.get(ProcessVersion, version)
+    if row is None:
+        raise ApiError(409, f"process version {version} is not known to this service; migrate the case")
+    sources = Sources(row.central_path, row.central_text, row.district_path, row.district_text)
+    compiled = sources.compile()
+    reg.remember(compiled, sources)
+    return compiled
+
+
+def case_for(session: Session, principal: Principal, case_id: uuid.UUID, action: str, lock: bool = False) -> Case:
+    """The case, if this principal may see it.  Another district's case is 404, as a missing
+    one: a caseworker cannot even learn that it exists.  Denials are audited too."""
+    query = select(Case).where(Case.id == case_id)
+    if lock:
+        query = query.with_for_update()
+    case = session.exec(query).first()
+    if case is None or principal.role != Role.caseworker or case.district != principal.district:
+        audit(session, principal, action, case_id, "not_found" if case is None else "denied")
+        session.commit()
+        raise ApiError(404, f"no case {case_id} in your district")
+    return case
+
+
+def log_of(session: Session, case_id: uuid.UUID) -> list[CaseEvent]:
+    return list(session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))))
+
+
+def state_of(case: Case, events: list[CaseEvent], on: dt.date, extra: LoggedEvent | None = None) -> CaseState:
+    log = [LoggedEvent(kind=e.kind, on=e.on, payload=e.payload, facts=e.facts) for e in events]
+    if extra is not None:
+        log.append(extra)
+    facts = extra.facts if extra is not None and extra.facts is not None else case.facts
+    return case_state(case.opened, facts, log, on)
+
+
+def decision(compiled: CompiledProcess, state: CaseState) -> Decision:
+    try:
+        return decide(compiled, state)
+    except DecisionError as exc:
+        raise ApiError(409, f"the case's history does not fit process version {compiled.version}: {exc}") from None
+    except FactsError as exc:
+        raise ApiError(409, f"the case's facts do not fit process version {compiled.version}: {exc}") from None
+
+
+def checked_facts(compiled: CompiledProcess, facts: dict[str, Any], district: str) -> dict[str, Any]:
+    """The facts as stored: the district is the case's own; everything else must fit the vocabulary."""
+    facts = {**facts, "district": district}
+    try:
+        normalize_facts(compiled.process.facts, facts)
+    except FactsError as exc:
+        raise invalid(exc.problems) from None
+    return facts
+
+
+def etag(case: Case) -> str:
+    return f'"{case.row_version}"'
+
+
+def if_match(header: str | None) -> int:
+    if header is None:
+        raise ApiError(428, 'this update is conditional: send If-Match with the case\'s ETag (e.g. If-Match: "3")')
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ApiError(412, f'If-Match must be the case\'s ETag, a quoted number such as "3"; got {len(header)} characters')
+    return int(text)
