@@ -20,13 +20,25 @@ graphviz:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz; }
 
-.PHONY: graphviz
+# The tests start their own PostgreSQL server from Debian's package (never skipped).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; }
 
-# The main job, until the service exists: validate every process file.
+.PHONY: graphviz postgresql
+
+# The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.
 run: $(STAMP) graphviz
 	$(BIN)/brytupp validate processes local_overrides
+	$(BIN)/brytupp demo-cases
+	@echo "Caseworker token (Farsta):"
+	@$(BIN)/brytupp token --role caseworker --district farsta --subject demo-handlaggare
+	@echo "Manager token:"
+	@$(BIN)/brytupp token --role manager --subject demo-chef
+	$(BIN)/brytupp serve
 
-test: $(STAMP) graphviz
+test: $(STAMP) graphviz postgresql
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -39,4 +51,4 @@ schema: $(STAMP)
 	$(BIN)/brytupp schema --write processes/process.schema.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var

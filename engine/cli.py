@@ -256,6 +256,7 @@ def schema(
 
 
 def main() -> None:
+    """The engine's commands alone; the ``brytupp`` script (api/cli.py) adds the service's."""
     app()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,3 +60,32 @@ def central(write: Writer) -> Callable[[str], CompiledProcess]:
         return compile_process(merge_override(load_process(write(text, "mini.yaml"))))
 
     return _central
+
+
+# --- the case service ------------------------------------------------------------------
+# Every API test runs on both databases; PostgreSQL is a real server the tests start
+# (tests/postgres.py) and a missing PostgreSQL fails the run.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    from tests.postgres import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    from tests.service import fresh_database
+
+    url = request.getfixturevalue("postgres").url if request.param == "postgresql" else None
+    return fresh_database(request.param, tmp_path, url)
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path) -> Iterator[object]:
+    from tests.service import Service, copy_processes, settings_for
+
+    with Service(settings_for(database_url, copy_processes(tmp_path))) as svc:
+        yield svc

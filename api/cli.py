@@ -1,0 +1,71 @@
+"""The ``brytupp`` command: the engine's commands plus the service's.
+
+``serve`` runs the case service, ``token`` mints a local bearer token, and
+``demo-cases`` registers a few demo clients through the API itself.  The engine
+never imports the service; this module joins them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from engine.cli import app, err, out
+
+from .auth import Role, mint
+from .settings import Settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: BRYTUPP_HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: BRYTUPP_PORT or 8000.")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """Run the case service (one worker; the process files reload when they change)."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = Settings()
+    updates = {k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    err.print(f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs)", markup=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="caseworker, implementer or manager.")],
+    district: Annotated[str | None, typer.Option(help="A caseworker's district, e.g. farsta.")] = None,
+    subject: Annotated[str, typer.Option(help="Who the token is for (a user id, never a client).")] = "dev",
+    hours: Annotated[float, typer.Option(help="Valid for this many hours.")] = 12,
+) -> None:
+    """Mint a local bearer token signed with the service's key (for development and tests)."""
+    if role == Role.caseworker and district is None:
+        err.print("a caseworker's token needs --district", markup=False)
+        raise typer.Exit(2)
+    out.print(mint(Settings(), subject, role, district, hours), markup=False)
+
+
+@app.command("demo-cases")
+def demo_cases(
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """Register a few demo clients (pseudonymous) through the API, unless they are there already."""
+    from .demo import load_demo
+
+    settings = Settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    created = load_demo(settings)
+    err.print(f"demo cases: {created} registered" if created else "demo cases: already there", markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
