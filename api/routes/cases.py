@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from engine import CompiledProcess, Decision
+from engine import CompiledProcess, Decision, DecisionError, decide
 
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
@@ -151,7 +151,11 @@ def append_event(
         payload["completes"] = done.model_dump(mode="json", exclude_none=True)
     entry = LoggedEvent(kind=event.kind, on=event.on, payload=payload, facts=facts)
     # The event must leave a case the engine can decide: refuse it otherwise, before storing.
-    decision(compiled, state_of(case, log_of(session, case.id), event.on, entry))
+    try:
+        decide(compiled, state_of(case, log_of(session, case.id), event.on, entry))
+    except DecisionError as exc:
+        # The engine names the completion (``completed[4].child``); the caller sent one field.
+        raise invalid({key.rsplit(".", 1)[-1]: message for key, message in exc.problems.items()}) from None
     stored = CaseEvent(
         case_id=case.id,
         kind=event.kind,
