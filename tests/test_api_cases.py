@@ -242,7 +242,7 @@ class TestAccess:
         assert other.status_code == 404
         assert other.json() == {"detail": f"no case {case['id']} in your district"}
         trail = service.client.get("/audit", params={"case_id": case["id"]}, headers=service.headers(Role.manager)).json()
-        assert [(a["subject"], a["action"], a["outcome"]) for a in trail][0] == ("bo", "read", "denied")
+        assert (trail[0]["subject"], trail[0]["action"], trail[0]["outcome"]) == ("bo", "read", "denied")
 
     def test_managers_get_no_case_facts(self, service: Service) -> None:
         case = create(service)
