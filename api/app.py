@@ -25,6 +25,7 @@ from sqlmodel import Session
 from engine import CompiledProcess
 
 from . import errors
+from .audit import AuditWriter
 from .auth import Verifier
 from .db import make_engine, migrate
 from .guards import BodyLimit, no_personal_numbers
@@ -53,6 +54,7 @@ def version_store(engine: Engine) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
+    reader = make_engine(settings.database_url, readonly=True) if engine.dialect.name == "sqlite" else engine
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,11 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry.reload()
         registry.watch(settings.reload_interval)
         app.state.registry = registry
+        app.state.audit_writer = AuditWriter(engine)
         try:
             yield
         finally:
             registry.stop()
+            app.state.audit_writer.close()
             engine.dispose()
+            reader.dispose()
 
     app = FastAPI(
         title="Bryt upp – ärendetjänst",
@@ -78,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.reader = reader
     app.state.verifier = Verifier(settings)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -21,10 +21,12 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, readonly: bool = False) -> Engine:
+    """An engine for ``url``.  ``readonly`` (SQLite): transactions start deferred, so
+    readers run beside the one writer instead of queueing behind it (WAL)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, immediate=not readonly)
     return create_engine(
         url,
         # A connection the server dropped is noticed before use: the service recovers by
@@ -37,7 +39,7 @@ def make_engine(url: str) -> Engine:
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,7 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -90,4 +90,3 @@ async def no_personal_numbers(request: Request) -> None:
             found[".".join(str(p) for p in path) or "body"] = MESSAGE
         if found:
             raise invalid(found)
-

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from engine import CaseState, CompiledProcess, Decision, DecisionError, FactsError, decide, normalize_facts
 
+from .audit import AuditWriter
 from .auth import Principal, Role
 from .errors import ApiError, invalid
 from .events import LoggedEvent, case_state
@@ -65,16 +66,24 @@ def process_version(request: Request, session: Session, version: str) -> Compile
     return compiled
 
 
-def case_for(session: Session, principal: Principal, case_id: uuid.UUID, action: str, lock: bool = False) -> Case:
+def case_for(
+    session: Session, principal: Principal, case_id: uuid.UUID, action: str, lock: bool = False, writer: AuditWriter | None = None
+) -> Case:
     """The case, if this principal may see it.  Another district's case is 404, as a missing
-    one: a caseworker cannot even learn that it exists.  Denials are audited too."""
+    one: a caseworker cannot even learn that it exists.  Denials are audited too, through
+    ``writer`` for read-only sessions."""
     query = select(Case).where(Case.id == case_id)
     if lock:
         query = query.with_for_update()
     case = session.exec(query).first()
     if case is None or principal.role != Role.caseworker or case.district != principal.district:
-        audit(session, principal, action, case_id, "not_found" if case is None else "denied")
-        session.commit()
+        outcome = "not_found" if case is None else "denied"
+        session.rollback()
+        if writer is not None:
+            writer.write(principal, action, case_id, outcome)
+        else:
+            audit(session, principal, action, case_id, outcome)
+            session.commit()
         raise ApiError(404, f"no case {case_id} in your district")
     return case
 

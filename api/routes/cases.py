@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from engine import CompiledProcess, Decision, DecisionError, decide
 
+from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
 from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes
@@ -33,11 +34,13 @@ from ..store import (
     state_of,
     today,
 )
-from .deps import db
+from .deps import audit_writer, db, reader_db
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 Caseworker = Annotated[Principal, require(Role.caseworker)]
 DB = Annotated[Session, Depends(db)]
+ReadDB = Annotated[Session, Depends(reader_db)]
+Writer = Annotated[AuditWriter, Depends(audit_writer)]
 
 
 def _out(response: Response, case: Case) -> CaseOut:
@@ -45,7 +48,7 @@ def _out(response: Response, case: Case) -> CaseOut:
     return CaseOut.model_validate(case, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=CaseOut, responses=problem_responses(401, 403, 409, 422))
+@router.post("", status_code=201, response_model=CaseOut, responses=problem_responses(400, 401, 403, 409, 413, 422))
 def create_case(body: CaseCreate, request: Request, response: Response, principal: Caseworker, session: DB) -> CaseOut:
     if body.district != principal.district:
         raise ApiError(403, f"a caseworker registers cases in their own district ({principal.district})")
@@ -66,14 +69,14 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
 
 
 @router.get("/{case_id}", response_model=CaseOut, responses=problem_responses(401, 403, 404))
-def read_case(case_id: uuid.UUID, response: Response, principal: Caseworker, session: DB) -> CaseOut:
-    case = case_for(session, principal, case_id, "read")
-    audit(session, principal, "read", case.id)
-    session.commit()
+def read_case(case_id: uuid.UUID, response: Response, principal: Caseworker, session: ReadDB, writer: Writer) -> CaseOut:
+    case = case_for(session, principal, case_id, "read", writer=writer)
+    session.close()  # detaches the case as loaded: no second query, no open transaction
+    writer.write(principal, "read", case.id)
     return _out(response, case)
 
 
-@router.put("/{case_id}/facts", response_model=CaseOut, responses=problem_responses(401, 403, 404, 412, 422, 428))
+@router.put("/{case_id}/facts", response_model=CaseOut, responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428))
 def update_facts(
     case_id: uuid.UUID,
     body: FactsUpdate,
@@ -88,13 +91,20 @@ def update_facts(
     compiled = process_version(request, session, case.process_version)
     facts = checked_facts(compiled, body.facts, case.district)
     on = body.on or today(request)
+    # Facts the case's history cannot be decided with (a child removed whose step is recorded) are refused,
+    # as such an event is: stored, they would break its next steps, its unit's overdue list and migration.
+    entry = LoggedEvent(kind="facts_updated", on=on, payload={}, facts=facts)
+    decision(compiled, state_of(case, log_of(session, case.id), on, entry))
     # The check and the write are one statement: of two updates from the same version, one wins.
-    changed = session.exec(
+    # The case read above must be that version too: the facts were checked against it, and it is the answer.
+    now = utcnow()
+    statement = (
         update(Case)
         .where(col(Case.id) == case.id, col(Case.row_version) == expected, col(Case.closed).is_(False))
-        .values(facts=facts, row_version=expected + 1, updated_at=utcnow())
+        .values(facts=facts, row_version=expected + 1, updated_at=now)
     )
-    if changed.rowcount != 1:
+    changed = session.exec(statement).rowcount if case.row_version == expected else 0
+    if changed != 1:
         session.rollback()
         current = session.get(Case, case.id)
         audit(session, principal, "update_facts", case.id, "precondition_failed")
@@ -105,11 +115,25 @@ def update_facts(
     session.add(CaseEvent(case_id=case.id, kind="facts_updated", on=on, facts=facts, recorded_by=principal.subject))
     audit(session, principal, "update_facts", case.id)
     session.commit()
-    session.refresh(case)
+    # Answer with the case as this update left it, not read back: another writer may already have moved it
+    # on, and a client taking that later ETag for its own would overwrite a change it never saw.
+    session.expunge(case)
+    case.facts, case.row_version, case.updated_at = facts, expected + 1, now
     return _out(response, case)
 
 
-@router.post("/{case_id}/events", status_code=201, response_model=EventOut, responses=problem_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{case_id}/events",
+    status_code=201,
+    response_model=EventOut,
+    responses={
+        200: {
+            "model": EventOut,
+            "description": "A replay: this Idempotency-Key already recorded this event (Idempotent-Replayed: true).",
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 422),
+    },
+)
 def append_event(
     case_id: uuid.UUID,
     event: Annotated[EventIn, Body()],
@@ -182,11 +206,11 @@ def append_event(
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut], responses=problem_responses(401, 403, 404))
-def history(case_id: uuid.UUID, principal: Caseworker, session: DB) -> list[EventOut]:
-    case = case_for(session, principal, case_id, "history")
+def history(case_id: uuid.UUID, principal: Caseworker, session: ReadDB, writer: Writer) -> list[EventOut]:
+    case = case_for(session, principal, case_id, "history", writer=writer)
     events = log_of(session, case.id)
-    audit(session, principal, "history", case.id)
-    session.commit()
+    session.close()
+    writer.write(principal, "history", case.id)
     return [EventOut.model_validate(e, from_attributes=True) for e in events]
 
 
@@ -195,18 +219,20 @@ def next_steps(
     case_id: uuid.UUID,
     request: Request,
     principal: Caseworker,
-    session: DB,
+    session: ReadDB,
+    writer: Writer,
     on: Annotated[dt.date | None, Query(alias="today", description="Decide as of this date (default: today).")] = None,
 ) -> Decision:
-    case = case_for(session, principal, case_id, "next_steps")
+    case = case_for(session, principal, case_id, "next_steps", writer=writer)
     compiled = process_version(request, session, case.process_version)
     events = log_of(session, case.id)
-    audit(session, principal, "next_steps", case.id)
-    session.commit()
-    return decision(compiled, state_of(case, events, on or today(request)))
+    session.close()  # end the read before deciding: no transaction held open while computing
+    result = decision(compiled, state_of(case, events, on or today(request)))
+    writer.write(principal, "next_steps", case.id)
+    return result
 
 
-@router.post("/{case_id}/transfer", response_model=CaseOut, responses=problem_responses(401, 403, 404, 409, 422))
+@router.post("/{case_id}/transfer", response_model=CaseOut, responses=problem_responses(400, 401, 403, 404, 409, 413, 422))
 def transfer(
     case_id: uuid.UUID, body: Transfer, request: Request, response: Response, principal: Caseworker, session: DB
 ) -> CaseOut:

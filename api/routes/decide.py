@@ -16,7 +16,7 @@ from ..store import checked_facts, current_process, decision, today
 router = APIRouter(tags=["decisions"])
 
 
-@router.post("/decide", response_model=Decision, responses=problem_responses(401, 403, 409, 422))
+@router.post("/decide", response_model=Decision, responses=problem_responses(400, 401, 403, 409, 413, 422))
 def what_if(
     body: DecideRequest, request: Request, _principal: Annotated[Principal, require(Role.caseworker, Role.implementer)]
 ) -> Decision:
