@@ -75,6 +75,7 @@ class Registry:
         self.snapshot = Snapshot()
         self.on_new_version = on_new_version
         self._versions: dict[str, tuple[CompiledProcess, Sources | None]] = {}
+        self._unsaved: list[tuple[CompiledProcess, Sources]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,10 +100,23 @@ class Registry:
         with self._lock:
             texts = self._read()
             fingerprint = hashlib.sha256(repr(sorted((str(p), t) for p, t in texts.items())).encode()).hexdigest()
-            if fingerprint == self.snapshot.fingerprint:
-                return False
-            self.snapshot = self._rebuild(texts, fingerprint)
-            return True
+            changed = fingerprint != self.snapshot.fingerprint
+            if changed:
+                self.snapshot = self._rebuild(texts, fingerprint)
+            self._save()
+            return changed
+
+    def _save(self) -> None:
+        # Store new versions before any case can be put on them elsewhere; a failure (the
+        # database away) is retried at the next check rather than forgotten.
+        while self._unsaved and self.on_new_version is not None:
+            compiled, sources = self._unsaved[0]
+            try:
+                self.on_new_version(compiled, sources)
+            except Exception:
+                log.exception("could not store process version %s; will retry", compiled.version)
+                return
+            self._unsaved.pop(0)
 
     def _read(self) -> dict[Path, str]:
         texts: dict[Path, str] = {}
@@ -127,8 +141,8 @@ class Registry:
                 sources = self._sources(result.central, built.path, texts)
                 if compiled.version not in self._versions:
                     self._versions[compiled.version] = (compiled, sources)
-                    if self.on_new_version is not None and sources is not None:
-                        self.on_new_version(compiled, sources)
+                    if sources is not None:
+                        self._unsaved.append((compiled, sources))
                 same = previous is not None and previous.compiled is not None and previous.compiled.version == compiled.version
                 loaded_at = previous.loaded_at if same and previous is not None else now
                 districts[name] = DistrictState(name, built.path, compiled, (), loaded_at)
