@@ -157,6 +157,19 @@ class PostgresServer:
         self._shutdown()
         self._launch(port)
 
+    def pause(self) -> None:
+        """Stop the server but keep its port and data dir: the database is down until ``resume()``."""
+        if self.port is None:
+            raise PostgresStartError("server not started")
+        self._shutdown()
+
+    def resume(self) -> None:
+        """Start a paused server again on the same port and data dir; a no-op when it is running."""
+        if self.port is None:
+            raise PostgresStartError("server not started")
+        if self._proc is None:
+            self._launch(self.port)
+
     def stop(self) -> None:
         """Stop the server and delete its data; safe to call twice."""
         atexit.unregister(self.stop)
