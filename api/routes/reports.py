@@ -20,7 +20,7 @@ router = APIRouter(tags=["reports"])
 DB = Annotated[Session, Depends(db)]
 
 
-@router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 422))
+@router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 409, 422))
 def overdue(
     unit: str,
     request: Request,
@@ -70,12 +70,13 @@ def audit_trail(
     _principal: Annotated[Principal, require(Role.manager)],
     session: DB,
     case_id: uuid.UUID | None = None,
-    subject: Annotated[str | None, Query(max_length=128)] = None,
+    subject: Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00]*$")] = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Who read or changed which case, when: newest first."""
+    since, until = _utc(since, "since"), _utc(until, "until")
     query = select(AuditRecord)
     if case_id is not None:
         query = query.where(AuditRecord.case_id == case_id)
@@ -87,3 +88,13 @@ def audit_trail(
         query = query.where(col(AuditRecord.at) < until)
     rows = session.exec(query.order_by(col(AuditRecord.id).desc()).limit(limit))
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    """A bound in UTC, as the timestamps are stored; one that leaves years 1–9999 there is refused."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise invalid({name: "out of range: in UTC it falls outside the years 1–9999"}, where="query") from None

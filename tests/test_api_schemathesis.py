@@ -1,0 +1,314 @@
+"""schemathesis against the live OpenAPI spec, on SQLite and PostgreSQL: no server
+errors, and every answer is one the spec documents (status, content type, body).
+
+For every operation: schemathesis's coverage phase (boundary and negated values), then
+a bounded number of generated requests, positive and negative, deterministic.  Each is
+sent through the fixture's TestClient with a token of a role that may use the operation
+or of one that may not (or none); positive ``/cases/{case_id}/…`` requests often name a
+case that exists, and positive bodies often name a real district, unit or step, so the
+requests get past the first check.  Before that, a fixed set of requests is sent that
+must succeed (so every success answer is checked too) and one of edge cases that once
+were server errors or undocumented answers.  Every answer goes through the same checks;
+failures are collected, and the test fails listing each with a curl command.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from hypothesis import strategies as st
+from schemathesis import Case as GenericCase
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.auth import Role
+from tests.service import Service
+
+Case = GenericCase[Any]
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 15}
+BASE = "http://testserver"
+FACTS = {"age": 34, "entry_channel": "self_referral", "needs": ["financial"], "consent_joint_handling": True}
+CHILDREN = [{"age": 8, "accompanying": True, "in_school": False}] * 3
+OPENED = "2025-02-03"
+CASES = "/cases/{case_id}"
+EVENTS = "/cases/{case_id}/events"
+
+# Who sends a generated request: mostly a role the operation is for, now and then one it is not.
+ROLES = {
+    "default": ["caseworker"] * 6 + ["manager", "implementer", "other_district", "none", "bad"],
+    "/decide": ["caseworker"] * 3 + ["implementer"] * 2 + ["manager", "none"],
+    "/processes": ["caseworker", "manager", "implementer", "none"],
+    "/units": ["manager"] * 3 + ["caseworker"] * 3 + ["implementer", "none"],
+    "/audit": ["manager"] * 4 + ["caseworker", "implementer", "bad"],
+}
+
+
+def roles_for(path: str) -> list[str]:
+    return next((roles for prefix, roles in ROLES.items() if path.startswith(prefix)), ROLES["default"])
+
+
+def send(service: Service, case: Case) -> Any:
+    """The case as schemathesis's own requests transport puts it on the wire, sent through the TestClient."""
+    kwargs = case.as_transport_kwargs(base_url=BASE)
+    prepared = requests.Request(
+        method=kwargs["method"],
+        url=kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        json=kwargs.get("json"),
+        data=kwargs.get("data"),
+        cookies=kwargs.get("cookies"),
+    ).prepare()
+    assert prepared.method is not None and prepared.url is not None
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1") if isinstance(value, str) else value)
+        for name, value in prepared.headers.items()
+        if name.lower() != "content-length"
+    ]
+    body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    return service.client.request(prepared.method, prepared.url, headers=headers, content=body)
+
+
+class Run:
+    """Sends cases and checks the answers, keeping the first failure of each kind per operation."""
+
+    def __init__(self, service: Service, schema: Any) -> None:
+        self.service = service
+        self.schema = schema
+        self.failures: dict[tuple[str, str], str] = {}
+        self.statuses: dict[str, Counter[int]] = {}
+        self.tokens = {
+            "caseworker": service.headers(Role.caseworker, "farsta"),
+            "other_district": service.headers(Role.caseworker, "bromma", subject="bo"),
+            "manager": service.headers(Role.manager, None, subject="maja"),
+            "implementer": service.headers(Role.implementer, None, subject="ivar"),
+            "none": {},
+            "bad": {"Authorization": "Bearer not-a-token"},
+        }
+
+    def check(self, case: Case, role: str = "caseworker", headers: dict[str, str] | None = None) -> Any:
+        case.headers.update({**self.tokens[role], **(headers or {})})
+        response = send(self.service, case)
+        self.statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                key = (case.operation.label, failure.title)
+                if key not in self.failures:
+                    curl = case.as_curl_command(headers=dict(response.request.headers), base_url=BASE)
+                    self.failures[key] = (
+                        f"{failure.title}: {failure.message}\n    {curl}\n    -> {response.status_code} {response.text[:500]}"
+                    )
+        return response
+
+    def do(
+        self,
+        method: str,
+        path: str,
+        role: str = "caseworker",
+        headers: dict[str, str] | None = None,
+        expect: int | None = None,
+        **parts: Any,
+    ) -> Any:
+        """An explicit request, checked as a generated one is, and answered with ``expect`` if given."""
+        media_type = "application/json" if "body" in parts else None
+        response = self.check(self.schema[path][method].Case(media_type=media_type, **parts), role, headers)
+        if expect is not None and response.status_code != expect:
+            key = (f"{method} {path}", f"expected {expect} #{len(self.failures)}")
+            self.failures[key] = f"expected {expect}, got {response.status_code} {response.text[:500]}"
+        return response
+
+    def report(self) -> str:
+        return "\n\n".join(f"{label}\n  {text}" for (label, _), text in sorted(self.failures.items()))
+
+
+def create_case(run: Run, reference: str, **facts: Any) -> str:
+    body = {"district": "farsta", "reference": reference, "facts": {**FACTS, **facts}, "opened": OPENED}
+    response = run.do("POST", "/cases", body=body)
+    assert response.status_code == 201, response.text  # the rest of the run needs it
+    return str(response.json()["id"])
+
+
+def etag(run: Run, case_id: str) -> dict[str, str]:
+    return {"If-Match": run.service.client.get(f"/cases/{case_id}", headers=run.tokens["caseworker"]).headers["ETag"]}
+
+
+def valid_requests(run: Run) -> None:
+    """A request per operation that must succeed."""
+    cid = create_case(run, "st-valid-1")
+    moved = create_case(run, "st-valid-2")
+    at = {"case_id": cid}
+    run.do("GET", CASES, path_parameters=at)
+    run.do("PUT", f"{CASES}/facts", headers=etag(run, cid), path_parameters=at, body={"facts": {**FACTS, "age": 35}})
+    step = {"kind": "step_completed", "step": "actualisation", "on": OPENED}
+    run.do("POST", EVENTS, headers={"Idempotency-Key": "st-1"}, expect=201, path_parameters=at, body=step)
+    run.do("POST", EVENTS, headers={"Idempotency-Key": "st-1"}, expect=200, path_parameters=at, body=step)  # replayed
+    run.do("POST", EVENTS, path_parameters=at, body={"kind": "consent_given", "consent": "health_care", "on": OPENED})
+    run.do("GET", EVENTS, path_parameters=at)
+    run.do("GET", f"{CASES}/next-steps", path_parameters=at)
+    run.do("GET", f"{CASES}/next-steps", path_parameters=at, query={"today": "2025-06-01"})
+    run.do("POST", f"{CASES}/migrate", path_parameters=at)
+    run.do("POST", f"{CASES}/transfer", path_parameters={"case_id": moved}, body={"district": "bromma"})
+    run.do("POST", "/decide", body={"district": "farsta", "facts": FACTS, "opened": OPENED, "today": "2025-03-01"})
+    run.do("POST", "/decide", "implementer", body={"district": "jarva", "facts": FACTS, "opened": OPENED})
+    run.do("GET", "/processes", "implementer")
+    run.do("GET", "/processes/{district}", "manager", path_parameters={"district": "farsta"})
+    run.do("GET", "/units/{unit}/overdue", path_parameters={"unit": "mottagningsenheten"})
+    run.do(
+        "GET", "/units/{unit}/overdue", "manager", path_parameters={"unit": "mottagningsenheten"}, query={"district": "farsta"}
+    )
+    run.do("GET", "/audit", "manager", query={"limit": 5, "case_id": cid, "since": "2020-01-01T00:00:00Z", "subject": "anna"})
+    run.do("GET", "/health", "none")
+
+
+def edge_requests(run: Run) -> None:
+    """Requests that once were server errors or undocumented answers, and other refusals worth a look."""
+    manager_query = [
+        {"subject": "a\x00b"},  # PostgreSQL text cannot hold NUL
+        {"since": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
+        {"until": "9999-12-31T23:59:59-14:00"},  # after year 9999 in UTC
+        {"since": "0001-01-01T00:00:00", "until": "9999-12-31T23:59:59"},
+        {"case_id": "not-a-uuid", "limit": 0},
+    ]
+    for query in manager_query:
+        run.do("GET", "/audit", "manager", query=query)
+    # Bodies that are no JSON at all, or too large.
+    run.do("POST", "/cases", body=b"\xff\xfe\x00{")
+    run.do("POST", "/decide", body=b"{not json")
+    run.do("POST", "/cases", body={"district": "farsta", "reference": "st-big", "facts": {"x": "y" * 70_000}})
+
+    cid = create_case(run, "st-edge-1", children=CHILDREN)
+    at = {"case_id": cid}
+    facts = {"facts": FACTS}
+    run.do("PUT", f"{CASES}/facts", path_parameters=at, body=facts)  # no If-Match: 428
+    run.do("PUT", f"{CASES}/facts", headers={"If-Match": '"99"'}, path_parameters=at, body=facts)  # stale: 412
+    run.do("PUT", f"{CASES}/facts", headers={"If-Match": "9" * 64}, path_parameters=at, body=facts)
+    event = {"kind": "schooling_started", "child": 2, "on": "2025-03-01"}
+    run.do("POST", EVENTS, headers={"Idempotency-Key": "st-2"}, path_parameters=at, body=event)
+    run.do("POST", EVENTS, headers={"Idempotency-Key": "st-2"}, path_parameters=at, body={**event, "child": 1})  # 409
+    # Facts dropping the child whose schooling is recorded would leave the case undecidable: refused.
+    dropped = {"facts": {**FACTS, "children": CHILDREN[:1]}}
+    run.do("PUT", f"{CASES}/facts", headers=etag(run, cid), expect=409, path_parameters=at, body=dropped)
+    run.do("GET", "/units/{unit}/overdue", expect=200, path_parameters={"unit": "mottagningsenheten"})
+    for today in ("0001-01-01", "9999-12-31"):
+        run.do("GET", f"{CASES}/next-steps", path_parameters=at, query={"today": today})
+        run.do("POST", "/decide", body={"district": "farsta", "facts": FACTS, "opened": today, "today": today})
+    run.do("POST", f"{CASES}/transfer", path_parameters=at, body={"district": "farsta"})  # already there: 422
+    run.do("POST", f"{CASES}/transfer", path_parameters=at, body={"district": "gotham"})  # unknown: 422
+    run.do("POST", EVENTS, path_parameters=at, body={"kind": "case_closed", "reason": "nonsense", "on": "2025-03-01"})
+    # A closed case: reads answer, changes are refused.
+    run.do("POST", EVENTS, expect=201, path_parameters=at, body={"kind": "case_closed", "reason": "declined", "on": "2025-03-02"})
+    run.do("PUT", f"{CASES}/facts", headers=etag(run, cid), path_parameters=at, body=facts)
+    run.do("POST", EVENTS, path_parameters=at, body={"kind": "step_completed", "step": "actualisation", "on": "2025-03-03"})
+    run.do("POST", f"{CASES}/transfer", path_parameters=at, body={"district": "bromma"})
+    run.do("POST", f"{CASES}/migrate", path_parameters=at)
+    run.do("GET", f"{CASES}/next-steps", path_parameters=at)
+    # A personal identity number is refused whatever the spelling of the JSON media type.
+    for media_type in ("Application/JSON", "application/merge-patch+json"):
+        pin = {"district": "farsta", "reference": "19800101-1234"}
+        run.do("POST", "/cases", headers={"Content-Type": media_type}, expect=422, body=pin)
+    # Refusals by role, district and name.
+    run.do("GET", "/processes/{district}", path_parameters={"district": "gotham"})
+    run.do("GET", "/units/{unit}/overdue", path_parameters={"unit": "nobody"})
+    run.do("GET", "/units/{unit}/overdue", "manager", path_parameters={"unit": "mottagningsenheten"})
+    run.do("GET", "/units/{unit}/overdue", path_parameters={"unit": "mottagningsenheten"}, query={"district": "jarva"})
+    run.do("GET", CASES, "other_district", path_parameters=at)
+    run.do("GET", "/audit", "caseworker")
+
+
+def steer(case: Case, real: bool) -> Case:
+    """Half the positive requests name a real district, unit or step, so they get past the first check."""
+    if not real:
+        return case
+    if isinstance(case.body, dict) and case.operation.path in ("/cases", "/decide"):
+        case.body["district"] = "farsta"
+    if isinstance(case.body, dict) and case.body.get("kind") == "step_completed":
+        case.body["step"] = "actualisation"
+    if case.path_parameters:
+        for name, value in (("district", "farsta"), ("unit", "mottagningsenheten")):
+            if name in case.path_parameters:
+                case.path_parameters[name] = value
+    if case.query and "district" in case.query:
+        case.query["district"] = "farsta"
+    return case
+
+
+def on_existing_cases(operation: Any, case_ids: list[str]) -> st.SearchStrategy[Case]:
+    return st.sampled_from(case_ids).flatmap(lambda cid: operation.as_strategy(path_parameters={"case_id": cid}))
+
+
+def fuzz(run: Run, case_ids: list[str]) -> None:
+    schema = run.schema
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        roles = roles_for(operation.path)
+        has_case = "case_id" in {p.name for p in operation.path_parameters}
+
+        # The coverage phase: boundary values and each constraint negated, as `schemathesis run` starts with.
+        coverage = schema.iter_coverage_cases(
+            operation,
+            generation_modes=list(GenerationMode),
+            generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+        )
+        for i, case in enumerate(coverage):
+            positive = case.meta is None or case.meta.generation.mode.is_positive
+            if has_case and positive and i % 2 == 0:
+                case.path_parameters = {**case.path_parameters, "case_id": case_ids[i // 2 % len(case_ids)]}
+            run.check(steer(case, positive and i % 4 < 2), roles[i % len(roles)])
+
+        for mode, examples in EXAMPLES.items():
+            strategy = operation.as_strategy(generation_mode=mode)
+            if mode.is_positive:
+                if has_case:
+                    strategy = st.one_of(strategy, on_existing_cases(operation, case_ids))
+                strategy = st.tuples(strategy, st.booleans()).map(lambda pair: steer(*pair))
+
+            @hypothesis.settings(
+                max_examples=examples,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            @hypothesis.given(case=strategy, role=st.sampled_from(roles))
+            def one(case: Case, role: str) -> None:
+                run.check(case, role)
+
+            try:
+                one()
+            except hypothesis.errors.Unsatisfiable:
+                # Nothing to negate: an operation without parameters or body.
+                assert not mode.is_positive, operation.label
+
+
+def test_schemathesis_finds_no_server_errors_and_no_schema_violations(service: Service) -> None:
+    spec = service.client.get("/openapi.json").json()
+    run = Run(service, schemathesis.openapi.from_dict(spec, config=schemathesis.Config()))
+    valid_requests(run)
+    edge_requests(run)
+    counter = itertools.count()
+    case_ids = [create_case(run, f"st-case-{next(counter)}") for _ in range(2)]
+    case_ids.append(create_case(run, f"st-case-{next(counter)}", children=CHILDREN))
+    fuzz(run, case_ids)
+
+    assert not run.failures, f"schemathesis found {len(run.failures)} problem(s):\n\n{run.report()}"
+    operations = {result.ok().label for result in run.schema.get_all_operations()}
+    succeeded = {label for label, statuses in run.statuses.items() if any(200 <= s < 300 for s in statuses)}
+    assert succeeded == operations, f"no success answer from {sorted(operations - succeeded)}"
+    print({label: dict(sorted(statuses.items())) for label, statuses in sorted(run.statuses.items())})
