@@ -37,6 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine import CaseState, CompiledProcess, CompletedStep
 from engine.case import DatedFacts
 
+from .pseudonym import ID_PATTERN
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -46,14 +48,14 @@ class _Event(BaseModel):
 
 class StepCompleted(_Event):
     kind: Literal["step_completed"]
-    step: str = Field(max_length=64, description="Step id, as in the process.")
+    step: str = Field(pattern=ID_PATTERN, description="Step id, as in the process.")
     child: int | None = Field(default=None, ge=0, le=50, description="Index into `facts.children` for a per-child step.")
-    outcome: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+$", description="Outcome code.")
+    outcome: str | None = Field(default=None, pattern=ID_PATTERN, description="Outcome code.")
 
 
 class OutcomeRecorded(_Event):
     kind: Literal["outcome_recorded"]
-    outcome: str = Field(max_length=64, description="One of the values of the `outcome` fact.")
+    outcome: str = Field(pattern=ID_PATTERN, description="One of the values of the `outcome` fact.")
 
 
 class PlacementStarted(_Event):
@@ -73,7 +75,7 @@ class PlacementEnded(_Event):
 
 class HousingOutcomeRecorded(_Event):
     kind: Literal["housing_outcome"]
-    type: str = Field(max_length=32, description="One of the values of `housing_outcome.type`.")
+    type: str = Field(pattern=ID_PATTERN, description="One of the values of `housing_outcome.type`.")
     contract_months: int | None = Field(default=None, ge=0, le=1200)
 
 
@@ -99,7 +101,7 @@ class ConsentWithdrawn(_Event):
 
 class CaseClosed(_Event):
     kind: Literal["case_closed"]
-    reason: str = Field(max_length=64, description="One of the process's closure reasons.")
+    reason: str = Field(pattern=ID_PATTERN, description="One of the process's closure reasons.")
 
 
 EventIn = Annotated[

@@ -17,6 +17,9 @@ from typing import Any
 _PIN = re.compile(r"(?<!\d)(?:(?:19|20)?(\d{2}))(\d{2})(\d{2})[-+ ]?\d{4}(?!\d)")
 
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,63}$"
+# Ids of districts, steps, units, reasons: what the process files declare.  Errors may name
+# an unknown id back to the caller ("did you mean"); this shape keeps free text out of them.
+ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
 def looks_like_pin(text: str) -> bool:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.case import CompletedStep, DatedFacts
 
-from .pseudonym import REFERENCE_PATTERN
+from .pseudonym import ID_PATTERN, REFERENCE_PATTERN
 
 
 class _In(BaseModel):
@@ -18,7 +18,7 @@ class _In(BaseModel):
 
 
 class CaseCreate(_In):
-    district: str = Field(max_length=64, description="District id, e.g. `farsta`; a caseworker's own district.")
+    district: str = Field(pattern=ID_PATTERN, description="District id, e.g. `farsta`; a caseworker's own district.")
     reference: str = Field(
         pattern=REFERENCE_PATTERN,
         description="Pseudonymous client reference (3–64 letters, digits, `_.:-`); never a name or personal identity number.",
@@ -47,7 +47,7 @@ class FactsUpdate(_In):
 
 
 class Transfer(_In):
-    district: str = Field(max_length=64, description="The district that takes over the case.")
+    district: str = Field(pattern=ID_PATTERN, description="The district that takes over the case.")
 
 
 class EventOut(BaseModel):
@@ -64,7 +64,7 @@ class EventOut(BaseModel):
 class DecideRequest(_In):
     """A what-if question: nothing is stored."""
 
-    district: str = Field(max_length=64)
+    district: str = Field(pattern=ID_PATTERN)
     facts: dict[str, Any] = Field(default_factory=dict)
     opened: dt.date
     today: dt.date | None = None

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 
 from ..auth import Principal, Role, require
 from ..errors import ApiError, problem_responses
+from ..pseudonym import ID_PATTERN
 from ..schemas import EffectiveProcessOut, ProcessList, ProcessSummary
 from ..store import registry
 
@@ -40,7 +41,9 @@ def list_processes(request: Request, _principal: Anyone) -> ProcessList:
 
 
 @router.get("/{district}", response_model=EffectiveProcessOut, responses=problem_responses(401, 403, 404))
-def effective_process(district: str, request: Request, _principal: Anyone) -> EffectiveProcessOut:
+def effective_process(
+    district: Annotated[str, Path(pattern=ID_PATTERN)], request: Request, _principal: Anyone
+) -> EffectiveProcessOut:
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
         raise ApiError(404, f"no process for district '{district}'")

@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlmodel import Session, col, select
 
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
 from ..models import AuditRecord, Case
+from ..pseudonym import ID_PATTERN
 from ..schemas import AuditOut, OverdueStep
 from ..store import audit, decision, log_of, process_version, registry, state_of, today
 from .deps import db
@@ -22,12 +23,12 @@ DB = Annotated[Session, Depends(db)]
 
 @router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 409, 422))
 def overdue(
-    unit: str,
+    unit: Annotated[str, Path(pattern=ID_PATTERN)],
     request: Request,
     principal: Annotated[Principal, require(Role.caseworker, Role.manager)],
     session: DB,
     district: Annotated[
-        str | None, Query(max_length=64, description="Required for managers; a caseworker's own by default.")
+        str | None, Query(pattern=ID_PATTERN, description="Required for managers; a caseworker's own by default.")
     ] = None,
 ) -> list[OverdueStep]:
     """Steps past their due date that this unit is responsible for, over the district's open cases."""
