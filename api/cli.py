@@ -24,6 +24,8 @@ def serve(
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
 ) -> None:
     """Run the case service (one worker; the process files reload when they change)."""
+    import sys
+
     import uvicorn
 
     from .app import create_app
@@ -31,6 +33,7 @@ def serve(
     settings = Settings()
     updates = {k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None}
     settings = settings.model_copy(update=updates)
+    sys.setswitchinterval(settings.switch_interval)
     err.print(f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs)", markup=False)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
 
