@@ -9,14 +9,16 @@ from the installed package, not a CDN.
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +33,7 @@ from .db import make_engine, migrate
 from .guards import BodyLimit, no_personal_numbers
 from .models import ProcessVersion
 from .registry import Registry, Sources
-from .routes import bench, cases, decide, processes, reports
+from .routes import bench, cases, decide, pages, processes, reports
 from .settings import Settings
 
 log = logging.getLogger("brytupp.api")
@@ -87,11 +89,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = Verifier(settings)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (cases, decide, processes, reports):
+    for module in (cases, decide, processes, reports, pages):
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static/app", StaticFiles(directory=Path(__file__).parent / "static"), name="app")
+
+    @app.exception_handler(pages.LoginNeeded)
+    async def _login(_request: Request, exc: pages.LoginNeeded) -> RedirectResponse:
+        return RedirectResponse("/ui/login?" + urllib.parse.urlencode({"next": exc.next_url}), status_code=303)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -1,0 +1,48 @@
+// Pan and zoom for the inline process diagram: drag to move, wheel or buttons to zoom.
+// Works on the SVG's viewBox, so the drawing stays sharp at every scale. No dependencies.
+(function () {
+  "use strict";
+  function attach(box) {
+    var svg = box.querySelector("svg");
+    if (!svg) { return; }
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    var base = svg.viewBox.baseVal;
+    var view = { x: base.x, y: base.y, w: base.width, h: base.height };
+    var home = { x: view.x, y: view.y, w: view.w, h: view.h };
+    function apply() { svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" ")); }
+    function zoom(factor, cx, cy) {
+      var rect = svg.getBoundingClientRect();
+      var px = view.x + view.w * ((cx - rect.left) / rect.width);
+      var py = view.y + view.h * ((cy - rect.top) / rect.height);
+      view.w *= factor; view.h *= factor;
+      view.x = px - (px - view.x) * factor; view.y = py - (py - view.y) * factor;
+      apply();
+    }
+    box.addEventListener("wheel", function (e) {
+      e.preventDefault();
+      zoom(e.deltaY > 0 ? 1.15 : 1 / 1.15, e.clientX, e.clientY);
+    }, { passive: false });
+    var drag = null;
+    box.addEventListener("mousedown", function (e) { drag = { x: e.clientX, y: e.clientY }; box.style.cursor = "grabbing"; });
+    window.addEventListener("mouseup", function () { drag = null; box.style.cursor = "grab"; });
+    window.addEventListener("mousemove", function (e) {
+      if (!drag) { return; }
+      var rect = svg.getBoundingClientRect();
+      view.x -= (e.clientX - drag.x) * view.w / rect.width;
+      view.y -= (e.clientY - drag.y) * view.h / rect.height;
+      drag = { x: e.clientX, y: e.clientY };
+      apply();
+    });
+    document.querySelectorAll("[data-zoom]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var rect = svg.getBoundingClientRect();
+        var how = button.getAttribute("data-zoom");
+        if (how === "reset") { view = { x: home.x, y: home.y, w: home.w, h: home.h }; apply(); return; }
+        zoom(how === "in" ? 1 / 1.3 : 1.3, rect.left + rect.width / 2, rect.top + rect.height / 2);
+      });
+    });
+    box.setAttribute("data-ready", "true");
+  }
+  document.querySelectorAll(".diagram").forEach(attach);
+})();
