@@ -26,7 +26,13 @@ postgresql:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; }
 
-.PHONY: graphviz postgresql
+# The page tests run in Debian's Chromium.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+.PHONY: graphviz postgresql chromium
 
 # The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.
 run: $(STAMP) graphviz
@@ -38,7 +44,7 @@ run: $(STAMP) graphviz
 	@$(BIN)/brytupp token --role manager --subject demo-chef
 	$(BIN)/brytupp serve
 
-test: $(STAMP) graphviz postgresql
+test: $(STAMP) graphviz postgresql chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -1,0 +1,98 @@
+"""The managers' pages in real headless Chromium (Debian's package, driven by Playwright):
+each page opens, its diagram is visible, the console stays clean; screenshots go
+to test-output/screenshots/ for people to look at."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+from api.auth import Role
+from tests.service import ROOT, ServerProcess, copy_processes, fresh_database, settings_for
+
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google on a closed network.
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    where = tmp_path_factory.mktemp("ui")
+    settings = settings_for(fresh_database("sqlite", where, None), copy_processes(where))
+    proc = ServerProcess(settings, where).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Chromium is needed for the page tests: apt-get install chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Session:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def login(browser: Browser, server: ServerProcess, role: Role, district: str | None = None) -> Session:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="sv-SE")
+    session = Session(context.new_page())
+    token = server.headers(role, district)["Authorization"].removeprefix("Bearer ")
+    session.page.goto(server.url + "/ui")
+    assert "/ui/login" in session.page.url
+    session.page.fill("#token", token)
+    session.page.click("button[type=submit]")
+    return session
+
+
+def test_the_overview_lists_every_district(browser: Browser, server: ServerProcess) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.wait_for_selector("#districts")
+    assert page.locator("#districts tbody tr").count() == 11
+    assert page.get_by_role("link", name="Farsta stadsdelsförvaltning").is_visible()
+    assert session.shot("overview").stat().st_size > 10_000
+    assert session.problems == []
+
+
+def test_a_bad_token_shows_the_reason(browser: Browser, server: ServerProcess) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.url + "/ui/login")
+    page.fill("#token", "not-a-token")
+    page.click("button[type=submit]")
+    assert page.get_by_role("alert").is_visible()
+    assert "godtogs inte" in page.get_by_role("alert").inner_text()
