@@ -10,7 +10,7 @@ import pytest
 
 from engine import CompiledProcess
 from engine.case import CaseState, FactsError
-from engine.decide import DecisionError, add_duration, decide
+from engine.decide import Decision, DecisionError, add_duration, decide
 from engine.rules import PythonMatcher
 
 from .conftest import OVERRIDE
@@ -274,3 +274,21 @@ def test_several_events_on_one_day_use_the_facts_they_were_recorded_with(flow: C
     done = [{"step": "intake", "on": OPENED, "facts_from": 0}, {"step": "risk", "on": OPENED, "facts_from": 0}]
     s = CaseState(facts={"risk_level": "high"}, history=history, opened=OPENED, today=OPENED, completed=done)
     assert [n.step for n in decide(flow, s).next_steps] == ["advice"]
+
+
+def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProcess) -> None:
+    """decide() builds its models without validating them again (inputs are already valid); they must not differ."""
+    from engine.decide import _built
+
+    facts = {"needs": ["housing"], "risk_level": "high", "children": [{"age": 4, "accompanying": True}]}
+    decision = decide(flow, state(facts, ["intake"]))
+    assert decision.next_steps and decision.pending_guarantees
+    models = [decision, *decision.next_steps, *decision.pending_guarantees]
+    models += [m.unit for m in decision.next_steps if m.unit] + [m.deadline for m in decision.next_steps if m.deadline]
+    for model in models:
+        validated = type(model)(**dict(model))
+        assert model == validated and model.model_dump_json() == validated.model_dump_json()
+        assert model.model_fields_set == validated.model_fields_set == set(type(model).model_fields)
+        rebuilt = _built(type(model), dict(model))
+        assert rebuilt == validated and repr(rebuilt) == repr(validated)
+    assert Decision.model_validate_json(decision.model_dump_json()) == decision
