@@ -108,7 +108,7 @@ def _object_reader(fields: Mapping[str, FactSpec]) -> Normalizer:
     readers = [(name, _reader(spec)) for name, spec in fields.items()]
 
     def read(raw: Any) -> dict[str, Any]:
-        if not isinstance(raw, Mapping) or not names.issuperset(raw):
+        if not (type(raw) is dict or isinstance(raw, Mapping)) or not names.issuperset(raw):  # the ABC check is slow
             raise _Unusual
         get = raw.get
         return {name: reader(get(name)) for name, reader in readers}

@@ -29,17 +29,16 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
-import itertools
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from .cache import LruCache
-from .case import CaseState, FactsError, fact_normalizer
+from .case import CaseState, CompletedStep, FactsError, fact_normalizer
 from .compile import CompiledProcess
 from .conditions import Otherwise, lookup
 from .facts import CHILDREN
@@ -188,34 +187,33 @@ class _StepPlan:
 
 @dataclass(frozen=True)
 class _View:
-    """What a step contributes to every NextStep and PendingGuarantee of it: the same for every case."""
+    """What a step puts in every NextStep (or PendingGuarantee) of it: the same for every case."""
 
-    fields: dict[str, Any]  # NextStep's fields in order; those of the case are filled per decision
+    fields: dict[str, Any]  # the model's fields in order; those of the case are filled per decision
     unit: dict[str, Any] | None  # UnitRef's fields
-    deadline: dict[str, Any] | None  # DeadlineInfo's fields
-    event: str | None
-    contacts: list[Contact]
+    deadline: dict[str, Any] | None = None  # DeadlineInfo's fields
+    event: str | None = None
+    contacts: list[Contact] = field(default_factory=list)
+
+    def unit_ref(self) -> UnitRef | None:
+        return None if self.unit is None else _built(UnitRef, self.unit.copy())
 
 
-class _Routing:
-    """Where each step instance leads for one set of hits and number of children.
+class _Routing(dict[Instance, Successors]):
+    """Where each step instance leads for one set of hits and number of children: ``routing[inst]``.
 
-    Worked out as games ask and kept: the same facts give the same hits, so decisions
-    for a case asked about again (or for any case matching the same conditions) reuse it.
+    Filled as games ask and kept: the same facts give the same hits, so decisions for a
+    case asked about again (or any case matching the same conditions) look it up in C.
     """
 
-    __slots__ = ("_children", "_found", "_hits", "_steps")
-
     def __init__(self, steps: dict[str, _StepPlan], hits: AbstractSet[Hit], children: int) -> None:
+        super().__init__()
         self._steps = steps
         self._hits = hits
         self._children = children
-        self._found: dict[Instance, Successors] = {}
 
-    def successors(self, inst: Instance) -> Successors:
-        found = self._found.get(inst)
-        if found is None:
-            found = self._found[inst] = self._successors(inst)
+    def __missing__(self, inst: Instance) -> Successors:
+        found = self[inst] = self._successors(inst)
         return found
 
     def _successors(self, inst: Instance) -> Successors:
@@ -252,7 +250,8 @@ class _Plan:
         self.order = {step_id: n for n, step_id in enumerate(p.steps)}
         self.guarantees = [step_id for step_id, step in p.steps.items() if step.guaranteed and step.intervention is not None]
         self.steps = {step_id: self._step(step_id) for step_id in p.steps}
-        self._views: dict[str, _View] = {}
+        self.district = compiled.district
+        self._views: dict[tuple[type, str], _View] = {}
         self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
 
     def _step(self, step_id: str) -> _StepPlan:
@@ -281,14 +280,15 @@ class _Plan:
         key = (hits if isinstance(hits, frozenset) else frozenset(hits), children)
         return self._routings.get(key) or self._routings.put(key, _Routing(self.steps, key[0], children))
 
-    def view(self, step_id: str) -> _View:
-        """Built the first time the step opens, so a process with a broken step fails only when it does."""
-        found = self._views.get(step_id)
+    def view(self, model: type[NextStep | PendingGuarantee], step_id: str) -> _View:
+        """Built the first time it is needed, so a process with a broken step fails only when it opens."""
+        found = self._views.get((model, step_id))
         if found is None:
-            found = self._views[step_id] = self._view(step_id)
+            build = self._next_step_view if model is NextStep else self._guarantee_view
+            found = self._views[(model, step_id)] = build(step_id)
         return found
 
-    def _view(self, step_id: str) -> _View:
+    def _next_step_view(self, step_id: str) -> _View:
         p = self.compiled.process
         step = p.steps[step_id]
         deadline = event = None
@@ -299,8 +299,6 @@ class _Plan:
             deadline = {"within": within, "counts_from": event, "counts_from_label": label, "note": note}
         intervention = p.interventions.get(step.intervention) if step.intervention else None
         role = p.roles.get(step.role) if step.role else None
-        unit_id = p.bindings.get(step.role) if step.role else None
-        unit = p.units.get(unit_id) if unit_id else None
         fields = {
             "step": step_id,
             "label": step.label,
@@ -322,19 +320,30 @@ class _Plan:
             "contacts": None,
             "reasons": None,
         }
-        unit_ref = None
-        if unit is not None and unit_id is not None:
-            unit_ref = {"id": unit_id, "label": unit.label, "kind": unit.kind, "contact": unit.contact}
-        return _View(
-            fields=fields,
-            unit=unit_ref,
-            deadline=deadline,
-            event=event,
-            contacts=[p.contacts[c] for c in p.step_contacts.get(step_id, [])],
-        )
+        contacts = [p.contacts[c] for c in p.step_contacts.get(step_id, [])]
+        return _View(fields, self._unit(step.role), deadline, event, contacts)
 
-    def unit(self, view: _View) -> UnitRef | None:
-        return None if view.unit is None else _built(UnitRef, dict(view.unit))
+    def _guarantee_view(self, step_id: str) -> _View:
+        p = self.compiled.process
+        step = p.steps[step_id]
+        intervention = step.intervention or ""
+        fields = {
+            "step": step_id,
+            "label": step.label,
+            "intervention": intervention,
+            "intervention_label": p.interventions[intervention].label,
+            "unit": None,
+            "reasons": None,
+        }
+        return _View(fields, self._unit(step.role))
+
+    def _unit(self, role: str | None) -> dict[str, Any] | None:
+        p = self.compiled.process
+        unit_id = p.bindings.get(role) if role else None
+        unit = p.units.get(unit_id) if unit_id else None
+        if unit is None or unit_id is None:
+            return None
+        return {"id": unit_id, "label": unit.label, "kind": unit.kind, "contact": unit.contact}
 
 
 def _plan(compiled: CompiledProcess) -> _Plan:
@@ -399,22 +408,15 @@ def add_duration(start: dt.date, text: str) -> dt.date:
 _duration = functools.lru_cache(maxsize=256)(parse_duration)  # a process has a handful of distinct deadlines
 
 
-class _Token:
-    """One step instance's arrivals ``(seq, date, reason)`` and completions in the game."""
+# A step instance's token in the game: [arrivals as (seq, date, reason), seq of its last
+# completion (-1: none), completion dates].  A list, not a class: a game makes a dozen or more.
+Token = list[Any]
+ARRIVALS, LAST_DONE, DONE = 0, 1, 2
 
-    __slots__ = ("arrivals", "completions", "last_completion_seq")
 
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[int, dt.date, Reason]] = []
-        self.last_completion_seq = -1
-        self.completions: list[dt.date] = []
-
-    def is_open(self) -> bool:
-        # Arrivals come in ``seq`` order: the last one says whether any came after the last completion.
-        return bool(self.arrivals) and self.arrivals[-1][0] > self.last_completion_seq
-
-    def pending(self) -> list[tuple[int, dt.date, Reason]]:
-        return [a for a in self.arrivals if a[0] > self.last_completion_seq]
+def _is_open(arrivals: list[tuple[int, dt.date, Reason]], last_done: int) -> bool:
+    # Arrivals come in ``seq`` order: the last one says whether any came after the last completion.
+    return bool(arrivals) and arrivals[-1][0] > last_done
 
 
 class _Game:
@@ -429,7 +431,7 @@ class _Game:
         self.earlier = earlier
         self.facts = now.values
         self.children = self.facts.get(CHILDREN) or []
-        self.tokens: dict[Instance, _Token] = {}
+        self.tokens: dict[Instance, Token] = {}
         self.closed_by: str | None = None
 
     # --- playing -------------------------------------------------------------------
@@ -444,53 +446,65 @@ class _Game:
                 chosen = facts
         return chosen
 
+    def in_order(self) -> list[tuple[int, CompletedStep]]:
+        """The completed steps by date, ties in the order given."""
+        completed = self.state.completed
+        dates = [done.on for done in completed]
+        if dates == sorted(dates):  # the usual case, and cheaper to check than to sort with a key
+            return list(enumerate(completed))
+        return sorted(enumerate(completed), key=lambda item: (item[1].on, item[0]))
+
     def play(self) -> None:
         tokens = self.tokens
-        start = tokens[(self.p.start, None)] = _Token()
-        start.arrivals.append((1, self.state.opened, self.plan.start_reason))
         seq = 1
-        completed = self.state.completed
-        in_order = all(a.on <= b.on for a, b in itertools.pairwise(completed))
-        order = enumerate(completed) if in_order else sorted(enumerate(completed), key=lambda item: (item[1].on, item[0]))
-        steps = self.plan.steps
+        tokens[(self.p.start, None)] = [[(seq, self.state.opened, self.plan.start_reason)], -1, []]
+        steps, children = self.plan.steps, len(self.children)
+        routing = self.now.routing
         problems: dict[str, str] = {}
-        for index, done in order:
-            step = steps.get(done.step)
-            if step is None:
-                problems[f"completed[{index}].step"] = f"unknown step '{done.step}'"
+        for index, done in self.in_order():
+            step_id, child = done.step, done.child
+            step = steps.get(step_id)
+            problem = self.problem(step_id, step, child, children)
+            if problem is not None:
+                problems[f"completed[{index}].{problem[0]}"] = problem[1]
                 continue
-            if step.per_child and (done.child is None or done.child >= len(self.children)):
-                problems[f"completed[{index}].child"] = (
-                    f"'{done.step}' is done per child: give the index of a child in facts.children"
-                )
-                continue
-            if not step.per_child and done.child is not None:
-                problems[f"completed[{index}].child"] = f"'{done.step}' is not a per-child step"
-                continue
-            inst = (done.step, done.child)
+            inst = (step_id, child)
             token = tokens.get(inst)
             if token is None:
-                token = tokens[inst] = _Token()
+                token = tokens[inst] = [[], -1, []]
             seq += 1
-            token.last_completion_seq = seq
-            token.completions.append(done.on)
-            if step.terminal:
-                self.closed_by = done.step
-            routing = self.facts_on(done.on, done.facts_from).routing if self.earlier else self.now.routing
-            for target, reason in routing.successors(inst):
+            token[LAST_DONE] = seq
+            token[DONE].append(done.on)
+            if step is not None and step.terminal:
+                self.closed_by = step_id
+            if self.earlier:
+                routing = self.facts_on(done.on, done.facts_from).routing
+            for target, reason in routing[inst]:
                 seq += 1
                 arrived = tokens.get(target)
                 if arrived is None:
-                    arrived = tokens[target] = _Token()
-                arrived.arrivals.append((seq, done.on, reason))
+                    tokens[target] = [[(seq, done.on, reason)], -1, []]
+                else:
+                    arrived[ARRIVALS].append((seq, done.on, reason))
         if problems:
             raise DecisionError(problems)
+
+    @staticmethod
+    def problem(step_id: str, step: _StepPlan | None, child: int | None, children: int) -> tuple[str, str] | None:
+        """What is wrong with a completed step, as ``(field, message)``."""
+        if step is None:
+            return "step", f"unknown step '{step_id}'"
+        if step.per_child and (child is None or child >= children):
+            return "child", f"'{step_id}' is done per child: give the index of a child in facts.children"
+        if not step.per_child and child is not None:
+            return "child", f"'{step_id}' is not a per-child step"
+        return None
 
     # --- reading the result -----------------------------------------------------------
 
     def decision(self) -> Decision:
         self.play()
-        open_insts = [inst for inst, token in self.tokens.items() if token.is_open()]
+        open_insts = [inst for inst, token in self.tokens.items() if _is_open(token[ARRIVALS], token[LAST_DONE])]
         next_steps: list[NextStep] = []
         waiting: list[NextStep] = []
         for inst in open_insts:
@@ -507,7 +521,7 @@ class _Game:
         return _built(
             Decision,
             {
-                "district": self.c.district,
+                "district": self.plan.district,
                 "process_version": self.c.version,
                 "today": self.state.today,
                 "closed": closed,
@@ -521,20 +535,22 @@ class _Game:
 
     def next_step(self, inst: Instance, blockers: list[str]) -> NextStep:
         step_id, child = inst
-        view = self.plan.view(step_id)
-        pending = self.tokens[inst].pending()
+        view = self.plan.view(NextStep, step_id)
+        token = self.tokens[inst]
+        last_done = token[LAST_DONE]
+        pending = [a for a in token[ARRIVALS] if a[0] > last_done]
         opened_on = pending[0][1]
-        values = dict(view.fields)
-        values["unit"] = self.plan.unit(view)
+        values = view.fields.copy()
+        values["unit"] = view.unit_ref()
         values["child"] = child
         values["opened_on"] = opened_on
         if view.deadline is not None:
-            values["deadline"] = _built(DeadlineInfo, dict(view.deadline))
+            values["deadline"] = _built(DeadlineInfo, view.deadline.copy())
             start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
             due = values["due"] = add_duration(start, view.deadline["within"]) if start else None
             values["overdue"] = due is not None and self.state.today > due
         values["waiting_for"] = blockers
-        values["contacts"] = list(view.contacts)
+        values["contacts"] = view.contacts.copy()
         values["reasons"] = [r for _, _, r in pending]
         return _built(NextStep, values)
 
@@ -544,42 +560,35 @@ class _Game:
             value = lookup(self.facts, tuple(event.fact.split(".")))
             return value if isinstance(value, dt.date) else None
         if event.step is not None:
-            dates = [d for (s, c), t in self.tokens.items() if s == event.step and c in (child, None) for d in t.completions]
+            dates = [d for (s, c), t in self.tokens.items() if s == event.step and c in (child, None) for d in t[DONE]]
             return max(dates) if dates else None
         return self.state.opened
 
     def pending_guarantees(self) -> list[PendingGuarantee]:
         """Guaranteed interventions this client's case would still reach, along transitions
         whose conditions hold now, from any step it has reached, that are neither done nor open."""
-        reached = list(self.tokens)  # a token exists once its step is reached or done
+        tokens = self.tokens
+        reached = list(tokens)  # a token exists once its step is reached or done
         via: dict[str, Reason] = {}
         seen = set(reached)
         frontier = reached
-        successors = self.now.routing.successors
+        routing = self.now.routing
         while frontier:
-            for target, reason in successors(frontier.pop()):
+            for target, reason in routing[frontier.pop()]:
                 if target not in seen:
                     seen.add(target)
-                    via.setdefault(target[0], reason)
+                    if target[0] not in via:
+                        via[target[0]] = reason
                     frontier.append(target)
-        busy = {s for (s, _), t in self.tokens.items() if t.completions or t.is_open()}
         out: list[PendingGuarantee] = []
+        if not via:
+            return out
+        busy = {s for (s, _), t in tokens.items() if t[DONE] or _is_open(t[ARRIVALS], t[LAST_DONE])}
         for step_id in self.plan.guarantees:
-            if step_id not in via or step_id in busy:
-                continue
-            step = self.p.steps[step_id]
-            view = self.plan.view(step_id)
-            out.append(
-                _built(
-                    PendingGuarantee,
-                    {
-                        "step": step_id,
-                        "label": step.label,
-                        "intervention": step.intervention,
-                        "intervention_label": self.p.interventions[step.intervention or ""].label,
-                        "unit": self.plan.unit(view),
-                        "reasons": [via[step_id]],
-                    },
-                )
-            )
+            if step_id in via and step_id not in busy:
+                view = self.plan.view(PendingGuarantee, step_id)
+                values = view.fields.copy()
+                values["unit"] = view.unit_ref()
+                values["reasons"] = [via[step_id]]
+                out.append(_built(PendingGuarantee, values))
         return out

@@ -332,6 +332,7 @@ def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, d
 
 
 _DICT = object()  # marks a frozen mapping, so that it never equals a frozen list
+_NESTED = (dict, list)
 
 
 def _frozen(value: Any) -> Hashable:
@@ -350,7 +351,8 @@ def facts_key(facts: Mapping[str, Any]) -> Hashable:
     Normalized facts give each fact one type (the vocabulary's), so scalars are
     compared as they are: ``True == 1`` cannot mix up two facts' values.
     """
-    return tuple([(k, _frozen(v)) for k, v in facts.items()])
+    # Keys then values, one flat tuple: n keys and n values can only be read one way.
+    return (*facts, *[v if type(v) not in _NESTED else _frozen(v) for v in facts.values()])
 
 
 class DurableMatcher:
