@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from typing import Generic, TypeVar
@@ -16,15 +17,16 @@ class LruCache(Generic[K, V]):
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[K, V] = OrderedDict()
-        # OrderedDict's reordering is not atomic: a lookup racing an eviction could lose its key.
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # keeps adding and evicting one step, so the size holds
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
+        # Without the lock: each OrderedDict call is atomic under the GIL, and a key another
+        # thread evicts between the two calls only misses its move to the end.
+        value = self._entries.get(key)
+        if value is not None:
+            with contextlib.suppress(KeyError):
                 self._entries.move_to_end(key)
-            return value
+        return value
 
     def put(self, key: K, value: V) -> V:
         if self.size > 0:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -47,6 +47,8 @@ from .schema import STEP_OPENED, Contact, parse_duration
 
 
 class UnitRef(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared between decisions of one process version
+
     id: str
     label: str
     kind: str
@@ -63,6 +65,8 @@ class Reason(BaseModel):
 
 
 class DeadlineInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared between decisions of one process version
+
     within: str
     counts_from: str
     counts_from_label: str
@@ -131,11 +135,14 @@ def _built(cls: type[M], values: dict[str, Any]) -> M:
     walk; tests/test_decide.py checks it builds models equal to validated ones.
     """
     model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_fields_set__", set(values))
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
     return model
+
+
+_set = object.__setattr__  # pydantic models refuse their own __setattr__ for these
 
 
 _default_matcher: DurableMatcher | None = None
@@ -164,7 +171,15 @@ def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None 
             snapshot = _Facts(then, plan.routing(match(compiled, then), children))
             seen.append(snapshot)
         earlier.append((entry.on, snapshot))
-    return _Game(compiled, plan, state, now, earlier).decision()
+    # Caseworkers ask again about a case that has not moved: under the same routings, the same
+    # history plays the same game.  Only what depends on the day and the date facts is redone.
+    key: tuple[Any, ...] = (state.opened, tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed]))
+    if earlier:
+        key += tuple([(on, snapshot.routing.key) for on, snapshot in earlier])
+    played = now.routing.games.get(key)
+    if played is None:
+        played = now.routing.keep(key, _Game(plan, state, now, earlier, children).played())
+    return _Render(plan, state, facts, played).decision()
 
 
 @dataclass(frozen=True)
@@ -190,13 +205,10 @@ class _View:
     """What a step puts in every NextStep (or PendingGuarantee) of it: the same for every case."""
 
     fields: dict[str, Any]  # the model's fields in order; those of the case are filled per decision
-    unit: dict[str, Any] | None  # UnitRef's fields
-    deadline: dict[str, Any] | None = None  # DeadlineInfo's fields
+    unit: UnitRef | None
+    deadline: DeadlineInfo | None = None
     event: str | None = None
     contacts: list[Contact] = field(default_factory=list)
-
-    def unit_ref(self) -> UnitRef | None:
-        return None if self.unit is None else _built(UnitRef, self.unit.copy())
 
 
 class _Routing(dict[Instance, Successors]):
@@ -206,11 +218,20 @@ class _Routing(dict[Instance, Successors]):
     case asked about again (or any case matching the same conditions) look it up in C.
     """
 
-    def __init__(self, steps: dict[str, _StepPlan], hits: AbstractSet[Hit], children: int) -> None:
+    def __init__(self, steps: dict[str, _StepPlan], hits: frozenset[Hit], children: int, games: int = 16) -> None:
         super().__init__()
         self._steps = steps
         self._hits = hits
         self._children = children
+        self.key = (hits, children)
+        self.games: dict[Hashable, _Played] = {}  # case histories played under these routings (decide())
+        self._max_games = games
+
+    def keep(self, key: Hashable, played: _Played) -> _Played:
+        if len(self.games) >= self._max_games:
+            self.games.clear()  # a handful of cases share these hits at a time; start again rather than track use
+        self.games[key] = played
+        return played
 
     def __missing__(self, inst: Instance) -> Successors:
         found = self[inst] = self._successors(inst)
@@ -251,7 +272,7 @@ class _Plan:
         self.guarantees = [step_id for step_id, step in p.steps.items() if step.guaranteed and step.intervention is not None]
         self.steps = {step_id: self._step(step_id) for step_id in p.steps}
         self.district = compiled.district
-        self._views: dict[tuple[type, str], _View] = {}
+        self.views: dict[type, dict[str, _View]] = {NextStep: {}, PendingGuarantee: {}}
         self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
 
     def _step(self, step_id: str) -> _StepPlan:
@@ -282,10 +303,11 @@ class _Plan:
 
     def view(self, model: type[NextStep | PendingGuarantee], step_id: str) -> _View:
         """Built the first time it is needed, so a process with a broken step fails only when it opens."""
-        found = self._views.get((model, step_id))
+        views = self.views[model]
+        found = views.get(step_id)
         if found is None:
             build = self._next_step_view if model is NextStep else self._guarantee_view
-            found = self._views[(model, step_id)] = build(step_id)
+            found = views[step_id] = build(step_id)
         return found
 
     def _next_step_view(self, step_id: str) -> _View:
@@ -296,7 +318,7 @@ class _Plan:
             event = step.deadline.from_
             label = "steget öppnades" if event == STEP_OPENED else p.events[event].label
             within, note = step.deadline.within, step.deadline.note
-            deadline = {"within": within, "counts_from": event, "counts_from_label": label, "note": note}
+            deadline = DeadlineInfo(within=within, counts_from=event, counts_from_label=label, note=note)
         intervention = p.interventions.get(step.intervention) if step.intervention else None
         role = p.roles.get(step.role) if step.role else None
         fields = {
@@ -337,13 +359,13 @@ class _Plan:
         }
         return _View(fields, self._unit(step.role))
 
-    def _unit(self, role: str | None) -> dict[str, Any] | None:
+    def _unit(self, role: str | None) -> UnitRef | None:
         p = self.compiled.process
         unit_id = p.bindings.get(role) if role else None
         unit = p.units.get(unit_id) if unit_id else None
         if unit is None or unit_id is None:
             return None
-        return {"id": unit_id, "label": unit.label, "kind": unit.kind, "contact": unit.contact}
+        return UnitRef(id=unit_id, label=unit.label, kind=unit.kind, contact=unit.contact)
 
 
 def _plan(compiled: CompiledProcess) -> _Plan:
@@ -414,27 +436,40 @@ Token = list[Any]
 ARRIVALS, LAST_DONE, DONE = 0, 1, 2
 
 
-def _is_open(arrivals: list[tuple[int, dt.date, Reason]], last_done: int) -> bool:
-    # Arrivals come in ``seq`` order: the last one says whether any came after the last completion.
-    return bool(arrivals) and arrivals[-1][0] > last_done
+@dataclass(frozen=True)
+class _Played:
+    """What the token game leaves for a case history under one set of routings; read, never changed."""
+
+    tokens: dict[Instance, Token]
+    closed_by: str | None
+    open: list[tuple[Instance, list[str]]]  # open instances, each with the open steps a join waits for
+    guarantees: list[tuple[str, Reason]]  # pending guarantees: the step and the transition leading there
 
 
 class _Game:
-    def __init__(
-        self, compiled: CompiledProcess, plan: _Plan, state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]
-    ) -> None:
-        self.c = compiled
-        self.p = compiled.process
+    """Plays a case's completed steps and reads the open instances and pending guarantees off the tokens."""
+
+    def __init__(self, plan: _Plan, state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]], children: int) -> None:
         self.plan = plan
         self.state = state
         self.now = now
         self.earlier = earlier
-        self.facts = now.values
-        self.children = self.facts.get(CHILDREN) or []
+        self.children = children
         self.tokens: dict[Instance, Token] = {}
         self.closed_by: str | None = None
 
-    # --- playing -------------------------------------------------------------------
+    def played(self) -> _Played:
+        self.play()
+        open_insts, busy = self.read_tokens()
+        steps = self.plan.steps
+        opened = []
+        for inst in open_insts:
+            blockers: list[str] = []
+            if steps[inst[0]].join_all:
+                feeders = join_feeders(self.plan.compiled, inst[0])
+                blockers = sorted({other[0] for other in open_insts if other[0] != inst[0] and other[0] in feeders})
+            opened.append((inst, blockers))
+        return _Played(self.tokens, self.closed_by, opened, self.pending_guarantees(busy))
 
     def facts_on(self, day: dt.date, index: int | None = None) -> _Facts:
         """The facts as they were on ``day``, or history entry ``index`` (the current ones without history)."""
@@ -457,16 +492,16 @@ class _Game:
     def play(self) -> None:
         tokens = self.tokens
         seq = 1
-        tokens[(self.p.start, None)] = [[(seq, self.state.opened, self.plan.start_reason)], -1, []]
-        steps, children = self.plan.steps, len(self.children)
+        tokens[(self.plan.compiled.process.start, None)] = [[(seq, self.state.opened, self.plan.start_reason)], -1, []]
+        steps, children = self.plan.steps, self.children
         routing = self.now.routing
         problems: dict[str, str] = {}
         for index, done in self.in_order():
             step_id, child = done.step, done.child
             step = steps.get(step_id)
-            problem = self.problem(step_id, step, child, children)
-            if problem is not None:
-                problems[f"completed[{index}].{problem[0]}"] = problem[1]
+            if step is None or step.per_child != (child is not None) or (child is not None and child >= children):
+                field, problem = self.problem(step_id, step)
+                problems[f"completed[{index}].{field}"] = problem
                 continue
             inst = (step_id, child)
             token = tokens.get(inst)
@@ -475,7 +510,7 @@ class _Game:
             seq += 1
             token[LAST_DONE] = seq
             token[DONE].append(done.on)
-            if step is not None and step.terminal:
+            if step.terminal:
                 self.closed_by = step_id
             if self.earlier:
                 routing = self.facts_on(done.on, done.facts_from).routing
@@ -490,85 +525,31 @@ class _Game:
             raise DecisionError(problems)
 
     @staticmethod
-    def problem(step_id: str, step: _StepPlan | None, child: int | None, children: int) -> tuple[str, str] | None:
+    def problem(step_id: str, step: _StepPlan | None) -> tuple[str, str]:
         """What is wrong with a completed step, as ``(field, message)``."""
         if step is None:
             return "step", f"unknown step '{step_id}'"
-        if step.per_child and (child is None or child >= children):
+        if step.per_child:
             return "child", f"'{step_id}' is done per child: give the index of a child in facts.children"
-        if not step.per_child and child is not None:
-            return "child", f"'{step_id}' is not a per-child step"
-        return None
+        return "child", f"'{step_id}' is not a per-child step"
 
-    # --- reading the result -----------------------------------------------------------
+    def read_tokens(self) -> tuple[list[Instance], set[str]]:
+        """The open step instances, and the steps with an instance done or open."""
+        open_insts: list[Instance] = []
+        busy: set[str] = set()
+        # One loop, the test written out: a game has a dozen tokens or more, and calls cost.
+        for inst, (arrivals, last_done, done) in self.tokens.items():
+            if arrivals and arrivals[-1][0] > last_done:  # arrivals come in seq order
+                open_insts.append(inst)
+                busy.add(inst[0])
+            elif done:
+                busy.add(inst[0])
+        return open_insts, busy
 
-    def decision(self) -> Decision:
-        self.play()
-        open_insts = [inst for inst, token in self.tokens.items() if _is_open(token[ARRIVALS], token[LAST_DONE])]
-        next_steps: list[NextStep] = []
-        waiting: list[NextStep] = []
-        for inst in open_insts:
-            blockers: list[str] = []
-            if self.plan.steps[inst[0]].join_all:
-                feeders = join_feeders(self.c, inst[0])
-                blockers = sorted({other[0] for other in open_insts if other[0] != inst[0] and other[0] in feeders})
-            item = self.next_step(inst, blockers)
-            (waiting if blockers else next_steps).append(item)
-        order = self.plan.order
-        key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
-        closed = self.closed_by is not None
-        reason = self.p.steps[self.closed_by].closure_reason if self.closed_by else None
-        return _built(
-            Decision,
-            {
-                "district": self.plan.district,
-                "process_version": self.c.version,
-                "today": self.state.today,
-                "closed": closed,
-                "closure_reason": reason,
-                "closure_label": self.p.closure_reasons.get(reason) if reason else None,
-                "next_steps": [] if closed else sorted(next_steps, key=key),
-                "waiting": [] if closed else sorted(waiting, key=key),
-                "pending_guarantees": self.pending_guarantees(),
-            },
-        )
-
-    def next_step(self, inst: Instance, blockers: list[str]) -> NextStep:
-        step_id, child = inst
-        view = self.plan.view(NextStep, step_id)
-        token = self.tokens[inst]
-        last_done = token[LAST_DONE]
-        pending = [a for a in token[ARRIVALS] if a[0] > last_done]
-        opened_on = pending[0][1]
-        values = view.fields.copy()
-        values["unit"] = view.unit_ref()
-        values["child"] = child
-        values["opened_on"] = opened_on
-        if view.deadline is not None:
-            values["deadline"] = _built(DeadlineInfo, view.deadline.copy())
-            start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
-            due = values["due"] = add_duration(start, view.deadline["within"]) if start else None
-            values["overdue"] = due is not None and self.state.today > due
-        values["waiting_for"] = blockers
-        values["contacts"] = view.contacts.copy()
-        values["reasons"] = [r for _, _, r in pending]
-        return _built(NextStep, values)
-
-    def event_date(self, event_id: str | None, child: int | None) -> dt.date | None:
-        event = self.p.events[event_id or ""]
-        if event.fact is not None:
-            value = lookup(self.facts, tuple(event.fact.split(".")))
-            return value if isinstance(value, dt.date) else None
-        if event.step is not None:
-            dates = [d for (s, c), t in self.tokens.items() if s == event.step and c in (child, None) for d in t[DONE]]
-            return max(dates) if dates else None
-        return self.state.opened
-
-    def pending_guarantees(self) -> list[PendingGuarantee]:
+    def pending_guarantees(self, busy: set[str]) -> list[tuple[str, Reason]]:
         """Guaranteed interventions this client's case would still reach, along transitions
         whose conditions hold now, from any step it has reached, that are neither done nor open."""
-        tokens = self.tokens
-        reached = list(tokens)  # a token exists once its step is reached or done
+        reached = list(self.tokens)  # a token exists once its step is reached or done
         via: dict[str, Reason] = {}
         seen = set(reached)
         frontier = reached
@@ -580,15 +561,82 @@ class _Game:
                     if target[0] not in via:
                         via[target[0]] = reason
                     frontier.append(target)
-        out: list[PendingGuarantee] = []
-        if not via:
-            return out
-        busy = {s for (s, _), t in tokens.items() if t[DONE] or _is_open(t[ARRIVALS], t[LAST_DONE])}
-        for step_id in self.plan.guarantees:
-            if step_id in via and step_id not in busy:
-                view = self.plan.view(PendingGuarantee, step_id)
-                values = view.fields.copy()
-                values["unit"] = view.unit_ref()
-                values["reasons"] = [via[step_id]]
-                out.append(_built(PendingGuarantee, values))
-        return out
+        return [(step_id, via[step_id]) for step_id in self.plan.guarantees if step_id in via and step_id not in busy]
+
+
+class _Render:
+    """The Decision document for a played game, with the facts and the date of this decision."""
+
+    def __init__(self, plan: _Plan, state: CaseState, facts: Mapping[str, Any], played: _Played) -> None:
+        self.plan = plan
+        self.p = plan.compiled.process
+        self.state = state
+        self.facts = facts
+        self.played = played
+
+    def decision(self) -> Decision:
+        played = self.played
+        next_steps: list[NextStep] = []
+        waiting: list[NextStep] = []
+        for inst, blockers in played.open:
+            (waiting if blockers else next_steps).append(self.next_step(inst, blockers.copy()))
+        order = self.plan.order
+        key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
+        closed = played.closed_by is not None
+        reason = self.p.steps[played.closed_by].closure_reason if played.closed_by else None
+        return _built(
+            Decision,
+            {
+                "district": self.plan.district,
+                "process_version": self.plan.compiled.version,
+                "today": self.state.today,
+                "closed": closed,
+                "closure_reason": reason,
+                "closure_label": self.p.closure_reasons.get(reason) if reason else None,
+                "next_steps": [] if closed else sorted(next_steps, key=key),
+                "waiting": [] if closed else sorted(waiting, key=key),
+                "pending_guarantees": [self.guarantee(step_id, reason) for step_id, reason in played.guarantees],
+            },
+        )
+
+    def next_step(self, inst: Instance, blockers: list[str]) -> NextStep:
+        step_id, child = inst
+        view = self.plan.views[NextStep].get(step_id) or self.plan.view(NextStep, step_id)
+        arrivals, last_done, _ = self.played.tokens[inst]
+        reasons = []
+        opened_on = None
+        for seq, on, reason in arrivals:
+            if seq > last_done:
+                opened_on = opened_on or on
+                reasons.append(reason)
+        values = view.fields.copy()
+        values["unit"] = view.unit
+        values["child"] = child
+        values["opened_on"] = opened_on
+        if view.deadline is not None:
+            values["deadline"] = view.deadline
+            start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
+            due = values["due"] = add_duration(start, view.deadline.within) if start else None
+            values["overdue"] = due is not None and self.state.today > due
+        values["waiting_for"] = blockers
+        values["contacts"] = view.contacts.copy()
+        values["reasons"] = reasons
+        return _built(NextStep, values)
+
+    def event_date(self, event_id: str | None, child: int | None) -> dt.date | None:
+        event = self.p.events[event_id or ""]
+        if event.fact is not None:
+            value = lookup(self.facts, tuple(event.fact.split(".")))
+            return value if isinstance(value, dt.date) else None
+        if event.step is not None:
+            tokens = self.played.tokens.items()
+            dates = [d for (s, c), t in tokens if s == event.step and c in (child, None) for d in t[DONE]]
+            return max(dates) if dates else None
+        return self.state.opened
+
+    def guarantee(self, step_id: str, reason: Reason) -> PendingGuarantee:
+        view = self.plan.views[PendingGuarantee].get(step_id) or self.plan.view(PendingGuarantee, step_id)
+        values = view.fields.copy()
+        values["unit"] = view.unit
+        values["reasons"] = [reason]
+        return _built(PendingGuarantee, values)

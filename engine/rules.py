@@ -338,7 +338,7 @@ _NESTED = (dict, list)
 def _frozen(value: Any) -> Hashable:
     kind = type(value)
     if kind is dict:
-        return (_DICT, *[(k, _frozen(v)) for k, v in value.items()])
+        return (_DICT, *[(k, v if type(v) not in _NESTED else _frozen(v)) for k, v in value.items()])
     if kind is list:
         return tuple([_frozen(v) for v in value])
     scalar: Hashable = value  # scalars, dates and frozensets, as normalized facts hold them

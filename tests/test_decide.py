@@ -292,3 +292,25 @@ def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProces
         rebuilt = _built(type(model), dict(model))
         assert rebuilt == validated and repr(rebuilt) == repr(validated)
     assert Decision.model_validate_json(decision.model_dump_json()) == decision
+
+
+def test_asking_again_gives_an_equal_decision_that_shares_nothing_a_caller_can_change(flow: CompiledProcess) -> None:
+    """decide() keeps the game it played for a case history; what it hands out stays the caller's own."""
+    import pydantic
+
+    facts = {"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}
+    s = state(facts, ["intake", "risk"])
+    first = decide(flow, s)
+    first.next_steps[0].reasons.clear()
+    first.next_steps[0].waiting_for.append("x")
+    first.pending_guarantees.clear()
+    again = decide(flow, s)
+    assert again == decide(flow, s, PythonMatcher()) != first
+    assert again.next_steps[0].reasons and not again.next_steps[0].waiting_for and again.pending_guarantees
+    deadline = next(n.deadline for n in again.next_steps if n.deadline)
+    with pytest.raises(pydantic.ValidationError):  # shared between decisions, like the reasons
+        deadline.within = "1d"
+    later = decide(flow, state(facts, ["intake", "risk"], today=dt.date(2025, 6, 1)))
+    assert [n.overdue for n in later.next_steps] == [True, False] != [n.overdue for n in again.next_steps]  # the day is not kept
+    moved = decide(flow, state({**facts, "placement_start": "2025-05-30"}, ["intake", "risk"], today=dt.date(2025, 6, 1)))
+    assert moved.next_steps[0].due == dt.date(2025, 6, 6)  # nor are date facts, which the conditions do not read
