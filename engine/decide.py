@@ -22,6 +22,17 @@ one in the history.  Pending guarantees are the guaranteed interventions the
 case would still reach, under the current facts, from any step it has reached.  Due dates count from
 the step's deadline event: a date fact, a step's completion, the case's
 opening, or the day the step opened.
+
+What is kept between calls, per process version (``CompiledProcess.derived``),
+none of which changes a result: the tables built from the process (routes with
+their reasons, join feeders, a planned fact normalizer, each step's part of the
+documents); per set of hits and number of children, where each step instance
+leads (a routing); and, bounded, the games played: the tokens a case history
+leaves under its routings.  Caseworkers ask about a case many times between
+events, and the hits depend only on the facts, so asking again costs the
+normalizing, a cache lookup and building the Decision; the day (due dates,
+overdue) and the date facts are read anew each time.  Units, deadlines and
+reasons are frozen and shared between decisions of one process version.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -44,6 +55,8 @@ from .conditions import Otherwise, lookup
 from .facts import CHILDREN
 from .rules import DurableMatcher, Hit, Matcher, transition_rule
 from .schema import STEP_OPENED, Contact, parse_duration
+
+MatchFn = Callable[[CompiledProcess, Mapping[str, Any]], AbstractSet[Hit]]
 
 
 class UnitRef(BaseModel):
@@ -161,25 +174,34 @@ def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None 
     facts = plan.normalize(state.facts)
     children = len(facts.get(CHILDREN) or ())
     now = _Facts(facts, plan.routing(match(compiled, facts), children))
+    earlier = _earlier(compiled, plan, match, state, now, children)
+    # Caseworkers ask again about a case that has not moved: under the same routings, the same
+    # history plays the same game.  What depends on the day and on date facts is redone (_Render).
+    key = _game_key(state, now, earlier)
+    played = plan.games.get(key) or plan.games.put(key, _Game(plan, state, now, earlier, children).played())
+    return _Render(plan, state, facts, played).decision()
+
+
+def _earlier(
+    compiled: CompiledProcess, plan: _Plan, match: MatchFn, state: CaseState, now: _Facts, children: int
+) -> list[tuple[dt.date, _Facts]]:
+    """The history's facts, each matched once: histories repeat facts (an entry per event, most changing nothing)."""
     seen = [now]
     earlier: list[tuple[dt.date, _Facts]] = []
     for entry in state.history:
         then = plan.normalize(entry.facts)
-        # Histories repeat facts (an entry per event, most of them changing nothing): match each set once.
         snapshot = next((s for s in seen if s.values == then), None)
         if snapshot is None:
             snapshot = _Facts(then, plan.routing(match(compiled, then), children))
             seen.append(snapshot)
         earlier.append((entry.on, snapshot))
-    # Caseworkers ask again about a case that has not moved: under the same routings, the same
-    # history plays the same game.  Only what depends on the day and the date facts is redone.
-    key: tuple[Any, ...] = (state.opened, tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed]))
-    if earlier:
-        key += tuple([(on, snapshot.routing.key) for on, snapshot in earlier])
-    played = now.routing.games.get(key)
-    if played is None:
-        played = now.routing.keep(key, _Game(plan, state, now, earlier, children).played())
-    return _Render(plan, state, facts, played).decision()
+    return earlier
+
+
+def _game_key(state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]) -> tuple[Any, ...]:
+    """Everything the token game reads: the routings with their dates, the opening and the completed steps."""
+    completed = tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed])
+    return (now.routing.key, state.opened, completed, *[(on, snapshot.routing.key) for on, snapshot in earlier])
 
 
 @dataclass(frozen=True)
@@ -218,20 +240,12 @@ class _Routing(dict[Instance, Successors]):
     case asked about again (or any case matching the same conditions) look it up in C.
     """
 
-    def __init__(self, steps: dict[str, _StepPlan], hits: frozenset[Hit], children: int, games: int = 16) -> None:
+    def __init__(self, steps: dict[str, _StepPlan], hits: frozenset[Hit], children: int) -> None:
         super().__init__()
         self._steps = steps
         self._hits = hits
         self._children = children
         self.key = (hits, children)
-        self.games: dict[Hashable, _Played] = {}  # case histories played under these routings (decide())
-        self._max_games = games
-
-    def keep(self, key: Hashable, played: _Played) -> _Played:
-        if len(self.games) >= self._max_games:
-            self.games.clear()  # a handful of cases share these hits at a time; start again rather than track use
-        self.games[key] = played
-        return played
 
     def __missing__(self, inst: Instance) -> Successors:
         found = self[inst] = self._successors(inst)
@@ -263,7 +277,7 @@ class _Routing(dict[Instance, Successors]):
 class _Plan:
     """What deciding needs of one process version, worked out once (``CompiledProcess.derived``)."""
 
-    def __init__(self, compiled: CompiledProcess, routings: int = 512) -> None:
+    def __init__(self, compiled: CompiledProcess, routings: int = 512, games: int = 1024) -> None:
         p = compiled.process
         self.compiled = compiled
         self.normalize = fact_normalizer(p.facts)
@@ -274,6 +288,8 @@ class _Plan:
         self.district = compiled.district
         self.views: dict[type, dict[str, _View]] = {NextStep: {}, PendingGuarantee: {}}
         self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
+        # Games played, by routings and case history: a few KB each.
+        self.games: LruCache[tuple[Any, ...], _Played] = LruCache(games)
 
     def _step(self, step_id: str) -> _StepPlan:
         steps = self.compiled.process.steps
