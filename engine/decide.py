@@ -227,7 +227,6 @@ class _View:
     """What a step puts in every NextStep (or PendingGuarantee) of it: the same for every case."""
 
     fields: dict[str, Any]  # the model's fields in order; those of the case are filled per decision
-    unit: UnitRef | None
     deadline: DeadlineInfo | None = None
     event: str | None = None
     contacts: list[Contact] = field(default_factory=list)
@@ -337,6 +336,7 @@ class _Plan:
             deadline = DeadlineInfo(within=within, counts_from=event, counts_from_label=label, note=note)
         intervention = p.interventions.get(step.intervention) if step.intervention else None
         role = p.roles.get(step.role) if step.role else None
+        unit = self._unit(step.role)
         fields = {
             "step": step_id,
             "label": step.label,
@@ -346,11 +346,11 @@ class _Plan:
             "intervention_label": intervention.label if intervention else None,
             "role": step.role,
             "role_label": role.label if role else None,
-            "unit": None,
+            "unit": unit,
             "child": None,
             "guaranteed": step.guaranteed,
             "opened_on": None,
-            "deadline": None,
+            "deadline": deadline,
             "due": None,
             "overdue": False,
             "waiting_for": None,
@@ -359,7 +359,7 @@ class _Plan:
             "reasons": None,
         }
         contacts = [p.contacts[c] for c in p.step_contacts.get(step_id, [])]
-        return _View(fields, self._unit(step.role), deadline, event, contacts)
+        return _View(fields, deadline, event, contacts)
 
     def _guarantee_view(self, step_id: str) -> _View:
         p = self.compiled.process
@@ -370,10 +370,10 @@ class _Plan:
             "label": step.label,
             "intervention": intervention,
             "intervention_label": p.interventions[intervention].label,
-            "unit": None,
+            "unit": self._unit(step.role),
             "reasons": None,
         }
-        return _View(fields, self._unit(step.role))
+        return _View(fields)
 
     def _unit(self, role: str | None) -> UnitRef | None:
         p = self.compiled.process
@@ -458,7 +458,8 @@ class _Played:
 
     tokens: dict[Instance, Token]
     closed_by: str | None
-    open: list[tuple[Instance, list[str]]]  # open instances, each with the open steps a join waits for
+    # Open instances: the open steps a join waits for, the day it opened and the reasons it did.
+    open: list[tuple[Instance, list[str], dt.date, tuple[Reason, ...]]]
     guarantees: list[tuple[str, Reason]]  # pending guarantees: the step and the transition leading there
 
 
@@ -484,7 +485,9 @@ class _Game:
             if steps[inst[0]].join_all:
                 feeders = join_feeders(self.plan.compiled, inst[0])
                 blockers = sorted({other[0] for other in open_insts if other[0] != inst[0] and other[0] in feeders})
-            opened.append((inst, blockers))
+            arrivals, last_done, _ = self.tokens[inst]
+            pending = [(on, reason) for seq, on, reason in arrivals if seq > last_done]
+            opened.append((inst, blockers, pending[0][0], tuple(reason for _, reason in pending)))
         return _Played(self.tokens, self.closed_by, opened, self.pending_guarantees(busy))
 
     def facts_on(self, day: dt.date, index: int | None = None) -> _Facts:
@@ -594,8 +597,8 @@ class _Render:
         played = self.played
         next_steps: list[NextStep] = []
         waiting: list[NextStep] = []
-        for inst, blockers in played.open:
-            (waiting if blockers else next_steps).append(self.next_step(inst, blockers.copy()))
+        for inst, blockers, opened_on, reasons in played.open:
+            (waiting if blockers else next_steps).append(self.next_step(inst, blockers.copy(), opened_on, list(reasons)))
         order = self.plan.order
         key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
         closed = played.closed_by is not None
@@ -615,22 +618,13 @@ class _Render:
             },
         )
 
-    def next_step(self, inst: Instance, blockers: list[str]) -> NextStep:
+    def next_step(self, inst: Instance, blockers: list[str], opened_on: dt.date, reasons: list[Reason]) -> NextStep:
         step_id, child = inst
         view = self.plan.views[NextStep].get(step_id) or self.plan.view(NextStep, step_id)
-        arrivals, last_done, _ = self.played.tokens[inst]
-        reasons = []
-        opened_on = None
-        for seq, on, reason in arrivals:
-            if seq > last_done:
-                opened_on = opened_on or on
-                reasons.append(reason)
-        values = view.fields.copy()
-        values["unit"] = view.unit
+        values = view.fields.copy()  # unit and deadline are in already: shared, frozen
         values["child"] = child
         values["opened_on"] = opened_on
         if view.deadline is not None:
-            values["deadline"] = view.deadline
             start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
             due = values["due"] = add_duration(start, view.deadline.within) if start else None
             values["overdue"] = due is not None and self.state.today > due
@@ -653,6 +647,5 @@ class _Render:
     def guarantee(self, step_id: str, reason: Reason) -> PendingGuarantee:
         view = self.plan.views[PendingGuarantee].get(step_id) or self.plan.view(PendingGuarantee, step_id)
         values = view.fields.copy()
-        values["unit"] = view.unit
         values["reasons"] = [reason]
         return _built(PendingGuarantee, values)
