@@ -22,28 +22,46 @@ one in the history.  Pending guarantees are the guaranteed interventions the
 case would still reach, under the current facts, from any step it has reached.  Due dates count from
 the step's deadline event: a date fact, a step's completion, the case's
 opening, or the day the step opened.
+
+What is kept between calls, per process version (``CompiledProcess.derived``),
+none of which changes a result: the tables built from the process (routes with
+their reasons, join feeders, a planned fact normalizer, each step's part of the
+documents); per set of hits and number of children, where each step instance
+leads (a routing); and, bounded, the games played: the tokens a case history
+leaves under its routings.  Caseworkers ask about a case many times between
+events, and the hits depend only on the facts, so asking again costs the
+normalizing, a cache lookup and building the Decision; the day (due dates,
+overdue) and the date facts are read anew each time.  Units, deadlines and
+reasons are frozen and shared between decisions of one process version.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from .case import CaseState, FactsError, normalize_facts
+from .cache import LruCache
+from .case import CaseState, CompletedStep, FactsError, fact_normalizer
 from .compile import CompiledProcess
 from .conditions import Otherwise, lookup
 from .facts import CHILDREN
 from .rules import DurableMatcher, Hit, Matcher, transition_rule
 from .schema import STEP_OPENED, Contact, parse_duration
 
+MatchFn = Callable[[CompiledProcess, Mapping[str, Any]], AbstractSet[Hit]]
+
 
 class UnitRef(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared between decisions of one process version
+
     id: str
     label: str
     kind: str
@@ -60,6 +78,8 @@ class Reason(BaseModel):
 
 
 class DeadlineInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared between decisions of one process version
+
     within: str
     counts_from: str
     counts_from_label: str
@@ -116,16 +136,26 @@ class DecisionError(FactsError):
 
 
 Instance = tuple[str, int | None]
+Successors = tuple[tuple[Instance, Reason], ...]
+M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass
-class _Token:
-    arrivals: list[tuple[int, dt.date, Reason]] = field(default_factory=list)
-    last_completion_seq: int = -1
-    completions: list[dt.date] = field(default_factory=list)
+def _built(cls: type[M], values: dict[str, Any]) -> M:
+    """The model validation would build from ``values``: every field, in field order, already of its type.
 
-    def pending(self) -> list[tuple[int, dt.date, Reason]]:
-        return [a for a in self.arrivals if a[0] > self.last_completion_seq]
+    Validating a NextStep costs ~5 µs and ``model_construct`` ~8 µs (it walks every field for
+    defaults and aliases); a decision makes several.  This is ``model_construct`` without that
+    walk; tests/test_decide.py checks it builds models equal to validated ones.
+    """
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+_set = object.__setattr__  # pydantic models refuse their own __setattr__ for these
 
 
 _default_matcher: DurableMatcher | None = None
@@ -139,37 +169,232 @@ def default_matcher() -> DurableMatcher:
 
 
 def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None = None) -> Decision:
+    plan = _plan(compiled)
     match = (matcher or default_matcher()).match
-    facts = normalize_facts(compiled.process.facts, state.facts)
-    now = _Facts(facts, match(compiled, facts))
+    facts = plan.normalize(state.facts)
+    children = len(facts.get(CHILDREN) or ())
+    now = _Facts(facts, plan.routing(match(compiled, facts), children))
+    earlier = _earlier(compiled, plan, match, state, now, children)
+    # Caseworkers ask again about a case that has not moved: under the same routings, the same
+    # history plays the same game.  What depends on the day and on date facts is redone (_Render).
+    key = _game_key(state, now, earlier)
+    played = plan.games.get(key) or plan.games.put(key, _Game(plan, state, now, earlier, children).played())
+    return _Render(plan, state, facts, played).decision()
+
+
+def _earlier(
+    compiled: CompiledProcess, plan: _Plan, match: MatchFn, state: CaseState, now: _Facts, children: int
+) -> list[tuple[dt.date, _Facts]]:
+    """The history's facts, each matched once: histories repeat facts (an entry per event, most changing nothing)."""
+    seen = [now]
     earlier: list[tuple[dt.date, _Facts]] = []
     for entry in state.history:
-        then = normalize_facts(compiled.process.facts, entry.facts)
-        earlier.append((entry.on, now if then == facts else _Facts(then, match(compiled, then))))
-    return _Game(compiled, state, now, earlier).decision()
+        then = plan.normalize(entry.facts)
+        snapshot = next((s for s in seen if s.values == then), None)
+        if snapshot is None:
+            snapshot = _Facts(then, plan.routing(match(compiled, then), children))
+            seen.append(snapshot)
+        earlier.append((entry.on, snapshot))
+    return earlier
+
+
+def _game_key(state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]) -> tuple[Any, ...]:
+    """Everything the token game reads: the routings with their dates, the opening and the completed steps."""
+    completed = tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed])
+    return (now.routing.key, state.opened, completed, *[(on, snapshot.routing.key) for on, snapshot in earlier])
+
+
+@dataclass(frozen=True)
+class _Route:
+    target: str
+    rule: str | None  # None: unconditional; "": otherwise; else the rule whose hit takes it
+    reason: Reason
+    per_child: bool  # the target is done per child
+    admits: str | None  # the target's for_each_when rule
+
+
+@dataclass(frozen=True)
+class _StepPlan:
+    exclusive: bool
+    routes: tuple[_Route, ...]
+    per_child: bool
+    terminal: bool
+    join_all: bool
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a step puts in every NextStep (or PendingGuarantee) of it: the same for every case."""
+
+    fields: dict[str, Any]  # the model's fields in order; those of the case are filled per decision
+    deadline: DeadlineInfo | None = None
+    event: str | None = None
+    contacts: list[Contact] = field(default_factory=list)
+
+
+class _Routing(dict[Instance, Successors]):
+    """Where each step instance leads for one set of hits and number of children: ``routing[inst]``.
+
+    Filled as games ask and kept: the same facts give the same hits, so decisions for a
+    case asked about again (or any case matching the same conditions) look it up in C.
+    """
+
+    def __init__(self, steps: dict[str, _StepPlan], hits: frozenset[Hit], children: int) -> None:
+        super().__init__()
+        self._steps = steps
+        self._hits = hits
+        self._children = children
+        self.key = (hits, children)
+
+    def __missing__(self, inst: Instance) -> Successors:
+        found = self[inst] = self._successors(inst)
+        return found
+
+    def _successors(self, inst: Instance) -> Successors:
+        step_id, child = inst
+        step, hits = self._steps[step_id], self._hits
+        chosen: list[_Route] = []
+        otherwise: _Route | None = None
+        for route in step.routes:
+            if route.rule is None or (route.rule and (route.rule, child) in hits):
+                chosen.append(route)
+            elif not route.rule:
+                otherwise = route
+        if not chosen and otherwise is not None:
+            chosen = [otherwise]
+        out: list[tuple[Instance, Reason]] = []
+        for route in chosen[:1] if step.exclusive else chosen:
+            if not route.per_child:
+                out.append(((route.target, None), route.reason))
+                continue
+            for i in range(self._children) if child is None else (child,):
+                if route.admits is None or (route.admits, i) in hits:
+                    out.append(((route.target, i), route.reason))
+        return tuple(out)
+
+
+class _Plan:
+    """What deciding needs of one process version, worked out once (``CompiledProcess.derived``)."""
+
+    def __init__(self, compiled: CompiledProcess, routings: int = 512, games: int = 1024) -> None:
+        p = compiled.process
+        self.compiled = compiled
+        self.normalize = fact_normalizer(p.facts)
+        self.start_reason = Reason(rule="start", condition=None, source=str(compiled.source.at(("start",))), origin="central")
+        self.order = {step_id: n for n, step_id in enumerate(p.steps)}
+        self.guarantees = [step_id for step_id, step in p.steps.items() if step.guaranteed and step.intervention is not None]
+        self.steps = {step_id: self._step(step_id) for step_id in p.steps}
+        self.district = compiled.district
+        self.views: dict[type, dict[str, _View]] = {NextStep: {}, PendingGuarantee: {}}
+        self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
+        # Games played, by routings and case history: a few KB each.
+        self.games: LruCache[tuple[Any, ...], _Played] = LruCache(games)
+
+    def _step(self, step_id: str) -> _StepPlan:
+        steps = self.compiled.process.steps
+        step = steps[step_id]
+        routes = []
+        for target, _, condition in self.compiled.outgoing(step_id):
+            rule = None if condition is None else "" if isinstance(condition, Otherwise) else transition_rule(step_id, target)
+            per_child = steps[target].for_each == "child"
+            admits = f"{target}:for_each_when" if per_child and steps[target].for_each_when is not None else None
+            routes.append(_Route(target, rule, self._reason(step_id, target, condition), per_child, admits))
+        return _StepPlan(step.gateway == "exclusive", tuple(routes), step.for_each == "child", step.terminal, step.join == "all")
+
+    def _reason(self, source: str, target: str, condition: Any) -> Reason:
+        c = self.compiled
+        pos = c.source.at(("steps", source, "next", target))
+        origin: Literal["central", "district"] = "central" if pos.file == c.source.file else "district"
+        return Reason(
+            rule=transition_rule(source, target),
+            condition=str(condition) if condition is not None else None,
+            source=str(pos),
+            origin=origin,
+        )
+
+    def routing(self, hits: AbstractSet[Hit], children: int) -> _Routing:
+        key = (hits if isinstance(hits, frozenset) else frozenset(hits), children)
+        return self._routings.get(key) or self._routings.put(key, _Routing(self.steps, key[0], children))
+
+    def view(self, model: type[NextStep | PendingGuarantee], step_id: str) -> _View:
+        """Built the first time it is needed, so a process with a broken step fails only when it opens."""
+        views = self.views[model]
+        found = views.get(step_id)
+        if found is None:
+            build = self._next_step_view if model is NextStep else self._guarantee_view
+            found = views[step_id] = build(step_id)
+        return found
+
+    def _next_step_view(self, step_id: str) -> _View:
+        p = self.compiled.process
+        step = p.steps[step_id]
+        deadline = event = None
+        if step.deadline is not None:
+            event = step.deadline.from_
+            label = "steget öppnades" if event == STEP_OPENED else p.events[event].label
+            within, note = step.deadline.within, step.deadline.note
+            deadline = DeadlineInfo(within=within, counts_from=event, counts_from_label=label, note=note)
+        intervention = p.interventions.get(step.intervention) if step.intervention else None
+        role = p.roles.get(step.role) if step.role else None
+        unit = self._unit(step.role)
+        fields = {
+            "step": step_id,
+            "label": step.label,
+            "phase": step.phase,
+            "phase_label": p.phases[step.phase].label,
+            "intervention": step.intervention,
+            "intervention_label": intervention.label if intervention else None,
+            "role": step.role,
+            "role_label": role.label if role else None,
+            "unit": unit,
+            "child": None,
+            "guaranteed": step.guaranteed,
+            "opened_on": None,
+            "deadline": deadline,
+            "due": None,
+            "overdue": False,
+            "waiting_for": None,
+            "note": p.step_notes.get(step_id),
+            "contacts": None,
+            "reasons": None,
+        }
+        contacts = [p.contacts[c] for c in p.step_contacts.get(step_id, [])]
+        return _View(fields, deadline, event, contacts)
+
+    def _guarantee_view(self, step_id: str) -> _View:
+        p = self.compiled.process
+        step = p.steps[step_id]
+        intervention = step.intervention or ""
+        fields = {
+            "step": step_id,
+            "label": step.label,
+            "intervention": intervention,
+            "intervention_label": p.interventions[intervention].label,
+            "unit": self._unit(step.role),
+            "reasons": None,
+        }
+        return _View(fields)
+
+    def _unit(self, role: str | None) -> UnitRef | None:
+        p = self.compiled.process
+        unit_id = p.bindings.get(role) if role else None
+        unit = p.units.get(unit_id) if unit_id else None
+        if unit is None or unit_id is None:
+            return None
+        return UnitRef(id=unit_id, label=unit.label, kind=unit.kind, contact=unit.contact)
+
+
+def _plan(compiled: CompiledProcess) -> _Plan:
+    plan: _Plan | None = compiled.derived.get("plan")
+    if plan is None:
+        plan = compiled.derived["plan"] = _Plan(compiled)
+    return plan
 
 
 @dataclass(frozen=True)
 class _Facts:
     values: Mapping[str, Any]
-    hits: set[Hit]
-
-
-def routes_of(compiled: CompiledProcess) -> dict[str, tuple[bool, list[tuple[str, str | None, Any]]]]:
-    """Per step: whether it is exclusive, and its transitions as ``(target, rule id, condition)``;
-    the rule id is None for an unconditional transition and "" for ``otherwise``.  Built once per
-    process version, since deciding walks them many times."""
-    table: dict[str, tuple[bool, list[tuple[str, str | None, Any]]]] | None = compiled.derived.get("routes")
-    if table is None:
-        table = {}
-        for step_id, step in compiled.process.steps.items():
-            routes = [
-                (target, None if c is None else "" if isinstance(c, Otherwise) else transition_rule(step_id, target), c)
-                for target, _, c in compiled.outgoing(step_id)
-            ]
-            table[step_id] = (step.gateway == "exclusive", routes)
-        compiled.derived["routes"] = table
-    return table
+    routing: _Routing
 
 
 def back_edges(compiled: CompiledProcess) -> set[tuple[str, str]]:
@@ -210,7 +435,7 @@ def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
 
 
 def add_duration(start: dt.date, text: str) -> dt.date:
-    months, days = parse_duration(text)
+    months, days = _duration(text)
     if months:
         month_index = start.month - 1 + months
         year, month = start.year + month_index // 12, month_index % 12 + 1
@@ -218,43 +443,52 @@ def add_duration(start: dt.date, text: str) -> dt.date:
     return start + dt.timedelta(days=days)
 
 
+_duration = functools.lru_cache(maxsize=256)(parse_duration)  # a process has a handful of distinct deadlines
+
+
+# A step instance's token in the game: [arrivals as (seq, date, reason), seq of its last
+# completion (-1: none), completion dates].  A list, not a class: a game makes a dozen or more.
+Token = list[Any]
+ARRIVALS, LAST_DONE, DONE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class _Played:
+    """What the token game leaves for a case history under one set of routings; read, never changed."""
+
+    tokens: dict[Instance, Token]
+    closed_by: str | None
+    # Open instances: the open steps a join waits for, the day it opened and the reasons it did.
+    open: list[tuple[Instance, list[str], dt.date, tuple[Reason, ...]]]
+    guarantees: list[tuple[str, Reason]]  # pending guarantees: the step and the transition leading there
+
+
 class _Game:
-    def __init__(self, compiled: CompiledProcess, state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]) -> None:
-        self.c = compiled
-        self.p = compiled.process
+    """Plays a case's completed steps and reads the open instances and pending guarantees off the tokens."""
+
+    def __init__(self, plan: _Plan, state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]], children: int) -> None:
+        self.plan = plan
         self.state = state
         self.now = now
         self.earlier = earlier
-        self.facts = now.values
-        self.hits = now.hits
-        self.children = self.facts.get(CHILDREN) or []
-        self.tokens: dict[Instance, _Token] = {}
-        self.seq = 0
+        self.children = children
+        self.tokens: dict[Instance, Token] = {}
         self.closed_by: str | None = None
 
-    # --- playing -------------------------------------------------------------------
-
-    def arrive(self, inst: Instance, on: dt.date, reason: Reason) -> None:
-        self.seq += 1
-        self.tokens.setdefault(inst, _Token()).arrivals.append((self.seq, on, reason))
-
-    def reason(self, source: str, target: str, condition: Any) -> Reason:
-        reasons: dict[tuple[str, str], Reason] = self.c.derived.setdefault("reasons", {})
-        found = reasons.get((source, target))
-        if found is None:
-            found = reasons[(source, target)] = self._reason(source, target, condition)
-        return found
-
-    def _reason(self, source: str, target: str, condition: Any) -> Reason:
-        path = ("steps", source, "next", target)
-        pos = self.c.source.at(path)
-        origin: Literal["central", "district"] = "central" if pos.file == self.c.source.file else "district"
-        return Reason(
-            rule=transition_rule(source, target),
-            condition=str(condition) if condition is not None else None,
-            source=str(pos),
-            origin=origin,
-        )
+    def played(self) -> _Played:
+        self.play()
+        open_insts, busy = self.read_tokens()
+        steps = self.plan.steps
+        opened = []
+        for inst in open_insts:
+            blockers: list[str] = []
+            if steps[inst[0]].join_all:
+                feeders = join_feeders(self.plan.compiled, inst[0])
+                blockers = sorted({other[0] for other in open_insts if other[0] != inst[0] and other[0] in feeders})
+            arrivals, last_done, _ = self.tokens[inst]
+            pending = [(on, reason) for seq, on, reason in arrivals if seq > last_done]
+            opened.append((inst, blockers, pending[0][0], tuple(reason for _, reason in pending)))
+        return _Played(self.tokens, self.closed_by, opened, self.pending_guarantees(busy))
 
     def facts_on(self, day: dt.date, index: int | None = None) -> _Facts:
         """The facts as they were on ``day``, or history entry ``index`` (the current ones without history)."""
@@ -266,184 +500,152 @@ class _Game:
                 chosen = facts
         return chosen
 
-    def choose(self, step_id: str, child: int | None, hits: set[Hit]) -> list[tuple[str, Any]]:
-        """The transitions the step's gateway takes for these facts (and this child)."""
-        exclusive, routes = routes_of(self.c)[step_id]
-        chosen: list[tuple[str, Any]] = []
-        otherwise: tuple[str, Any] | None = None
-        for target, rule, condition in routes:
-            if rule is None:
-                chosen.append((target, condition))
-            elif rule == "":
-                otherwise = (target, condition)
-            elif (rule, child) in hits:
-                chosen.append((target, condition))
-        if not chosen and otherwise is not None:
-            chosen = [otherwise]
-        return chosen[:1] if exclusive else chosen
-
-    def successors(self, inst: Instance, hits: set[Hit]) -> list[tuple[Instance, str, Any]]:
-        """The step instances ``inst`` leads to with these facts: ``(instance, step, condition)``."""
-        step_id, child = inst
-        out: list[tuple[Instance, str, Any]] = []
-        for target, condition in self.choose(step_id, child, hits):
-            target_step = self.p.steps[target]
-            if target_step.for_each != "child":
-                out.append(((target, None), step_id, condition))
-                continue
-            for i in range(len(self.children)) if child is None else [child]:
-                if target_step.for_each_when is None or (f"{target}:for_each_when", i) in hits:
-                    out.append(((target, i), step_id, condition))
-        return out
-
-    def fire(self, inst: Instance, on: dt.date, facts_from: int | None = None) -> None:
-        for target, source, condition in self.successors(inst, self.facts_on(on, facts_from).hits):
-            self.arrive(target, on, self.reason(source, target[0], condition))
+    def in_order(self) -> list[tuple[int, CompletedStep]]:
+        """The completed steps by date, ties in the order given."""
+        completed = self.state.completed
+        dates = [done.on for done in completed]
+        if dates == sorted(dates):  # the usual case, and cheaper to check than to sort with a key
+            return list(enumerate(completed))
+        return sorted(enumerate(completed), key=lambda item: (item[1].on, item[0]))
 
     def play(self) -> None:
-        start = Reason(rule="start", condition=None, source=str(self.c.source.at(("start",))), origin="central")
-        self.arrive((self.p.start, None), self.state.opened, start)
-        order = sorted(enumerate(self.state.completed), key=lambda item: (item[1].on, item[0]))
+        tokens = self.tokens
+        seq = 1
+        tokens[(self.plan.compiled.process.start, None)] = [[(seq, self.state.opened, self.plan.start_reason)], -1, []]
+        steps, children = self.plan.steps, self.children
+        routing = self.now.routing
         problems: dict[str, str] = {}
-        for index, done in order:
-            step = self.p.steps.get(done.step)
-            where = f"completed[{index}]"
-            if step is None:
-                problems[f"{where}.step"] = f"unknown step '{done.step}'"
+        for index, done in self.in_order():
+            step_id, child = done.step, done.child
+            step = steps.get(step_id)
+            if step is None or step.per_child != (child is not None) or (child is not None and child >= children):
+                field, problem = self.problem(step_id, step)
+                problems[f"completed[{index}].{field}"] = problem
                 continue
-            per_child = step.for_each == "child"
-            if per_child and (done.child is None or done.child >= len(self.children)):
-                problems[f"{where}.child"] = f"'{done.step}' is done per child: give the index of a child in facts.children"
-                continue
-            if not per_child and done.child is not None:
-                problems[f"{where}.child"] = f"'{done.step}' is not a per-child step"
-                continue
-            inst = (done.step, done.child)
-            token = self.tokens.setdefault(inst, _Token())
-            self.seq += 1
-            token.last_completion_seq = self.seq
-            token.completions.append(done.on)
+            inst = (step_id, child)
+            token = tokens.get(inst)
+            if token is None:
+                token = tokens[inst] = [[], -1, []]
+            seq += 1
+            token[LAST_DONE] = seq
+            token[DONE].append(done.on)
             if step.terminal:
-                self.closed_by = done.step
-            self.fire(inst, done.on, done.facts_from)
+                self.closed_by = step_id
+            if self.earlier:
+                routing = self.facts_on(done.on, done.facts_from).routing
+            for target, reason in routing[inst]:
+                seq += 1
+                arrived = tokens.get(target)
+                if arrived is None:
+                    tokens[target] = [[(seq, done.on, reason)], -1, []]
+                else:
+                    arrived[ARRIVALS].append((seq, done.on, reason))
         if problems:
             raise DecisionError(problems)
 
-    # --- reading the result -----------------------------------------------------------
+    @staticmethod
+    def problem(step_id: str, step: _StepPlan | None) -> tuple[str, str]:
+        """What is wrong with a completed step, as ``(field, message)``."""
+        if step is None:
+            return "step", f"unknown step '{step_id}'"
+        if step.per_child:
+            return "child", f"'{step_id}' is done per child: give the index of a child in facts.children"
+        return "child", f"'{step_id}' is not a per-child step"
+
+    def read_tokens(self) -> tuple[list[Instance], set[str]]:
+        """The open step instances, and the steps with an instance done or open."""
+        open_insts: list[Instance] = []
+        busy: set[str] = set()
+        # One loop, the test written out: a game has a dozen tokens or more, and calls cost.
+        for inst, (arrivals, last_done, done) in self.tokens.items():
+            if arrivals and arrivals[-1][0] > last_done:  # arrivals come in seq order
+                open_insts.append(inst)
+                busy.add(inst[0])
+            elif done:
+                busy.add(inst[0])
+        return open_insts, busy
+
+    def pending_guarantees(self, busy: set[str]) -> list[tuple[str, Reason]]:
+        """Guaranteed interventions this client's case would still reach, along transitions
+        whose conditions hold now, from any step it has reached, that are neither done nor open."""
+        reached = list(self.tokens)  # a token exists once its step is reached or done
+        via: dict[str, Reason] = {}
+        seen = set(reached)
+        frontier = reached
+        routing = self.now.routing
+        while frontier:
+            for target, reason in routing[frontier.pop()]:
+                if target not in seen:
+                    seen.add(target)
+                    if target[0] not in via:
+                        via[target[0]] = reason
+                    frontier.append(target)
+        return [(step_id, via[step_id]) for step_id in self.plan.guarantees if step_id in via and step_id not in busy]
+
+
+class _Render:
+    """The Decision document for a played game, with the facts and the date of this decision."""
+
+    def __init__(self, plan: _Plan, state: CaseState, facts: Mapping[str, Any], played: _Played) -> None:
+        self.plan = plan
+        self.p = plan.compiled.process
+        self.state = state
+        self.facts = facts
+        self.played = played
 
     def decision(self) -> Decision:
-        self.play()
-        open_insts = [inst for inst, token in self.tokens.items() if token.pending()]
+        played = self.played
         next_steps: list[NextStep] = []
         waiting: list[NextStep] = []
-        for inst in open_insts:
-            step = self.p.steps[inst[0]]
-            blockers: list[str] = []
-            if step.join == "all":
-                blockers = [other[0] for other in open_insts if other[0] != inst[0] and other[0] in join_feeders(self.c, inst[0])]
-            item = self.next_step(inst, sorted(set(blockers)))
-            (waiting if blockers else next_steps).append(item)
-        order: dict[str, int] | None = self.c.derived.get("order")
-        if order is None:
-            order = self.c.derived["order"] = {step_id: n for n, step_id in enumerate(self.p.steps)}
+        for inst, blockers, opened_on, reasons in played.open:
+            (waiting if blockers else next_steps).append(self.next_step(inst, blockers.copy(), opened_on, list(reasons)))
+        order = self.plan.order
         key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
-        closed = self.closed_by is not None
-        reason = self.p.steps[self.closed_by].closure_reason if self.closed_by else None
-        return Decision(
-            district=self.c.district,
-            process_version=self.c.version,
-            today=self.state.today,
-            closed=closed,
-            closure_reason=reason,
-            closure_label=self.p.closure_reasons.get(reason) if reason else None,
-            next_steps=[] if closed else sorted(next_steps, key=key),
-            waiting=[] if closed else sorted(waiting, key=key),
-            pending_guarantees=self.pending_guarantees(),
+        closed = played.closed_by is not None
+        reason = self.p.steps[played.closed_by].closure_reason if played.closed_by else None
+        return _built(
+            Decision,
+            {
+                "district": self.plan.district,
+                "process_version": self.plan.compiled.version,
+                "today": self.state.today,
+                "closed": closed,
+                "closure_reason": reason,
+                "closure_label": self.p.closure_reasons.get(reason) if reason else None,
+                "next_steps": [] if closed else sorted(next_steps, key=key),
+                "waiting": [] if closed else sorted(waiting, key=key),
+                "pending_guarantees": [self.guarantee(step_id, reason) for step_id, reason in played.guarantees],
+            },
         )
 
-    def unit(self, role: str | None) -> UnitRef | None:
-        unit_id = self.p.bindings.get(role) if role else None
-        unit = self.p.units.get(unit_id) if unit_id else None
-        if unit is None or unit_id is None:
-            return None
-        return UnitRef(id=unit_id, label=unit.label, kind=unit.kind, contact=unit.contact)
-
-    def next_step(self, inst: Instance, blockers: list[str]) -> NextStep:
+    def next_step(self, inst: Instance, blockers: list[str], opened_on: dt.date, reasons: list[Reason]) -> NextStep:
         step_id, child = inst
-        step = self.p.steps[step_id]
-        pending = self.tokens[inst].pending()
-        opened_on = pending[0][1]
-        deadline = due = None
-        if step.deadline is not None:
-            event = step.deadline.from_
-            label = "steget öppnades" if event == STEP_OPENED else self.p.events[event].label
-            deadline = DeadlineInfo(
-                within=step.deadline.within, counts_from=event, counts_from_label=label, note=step.deadline.note
-            )
-            start = opened_on if event == STEP_OPENED else self.event_date(event, child)
-            due = add_duration(start, step.deadline.within) if start else None
-        intervention = self.p.interventions.get(step.intervention) if step.intervention else None
-        role = self.p.roles.get(step.role) if step.role else None
-        return NextStep(
-            step=step_id,
-            label=step.label,
-            phase=step.phase,
-            phase_label=self.p.phases[step.phase].label,
-            intervention=step.intervention,
-            intervention_label=intervention.label if intervention else None,
-            role=step.role,
-            role_label=role.label if role else None,
-            unit=self.unit(step.role),
-            child=child,
-            guaranteed=step.guaranteed,
-            opened_on=opened_on,
-            deadline=deadline,
-            due=due,
-            overdue=due is not None and self.state.today > due,
-            waiting_for=blockers,
-            note=self.p.step_notes.get(step_id),
-            contacts=[self.p.contacts[c] for c in self.p.step_contacts.get(step_id, [])],
-            reasons=[r for _, _, r in pending],
-        )
+        view = self.plan.views[NextStep].get(step_id) or self.plan.view(NextStep, step_id)
+        values = view.fields.copy()  # unit and deadline are in already: shared, frozen
+        values["child"] = child
+        values["opened_on"] = opened_on
+        if view.deadline is not None:
+            start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
+            due = values["due"] = add_duration(start, view.deadline.within) if start else None
+            values["overdue"] = due is not None and self.state.today > due
+        values["waiting_for"] = blockers
+        values["contacts"] = view.contacts.copy()
+        values["reasons"] = reasons
+        return _built(NextStep, values)
 
-    def event_date(self, event_id: str, child: int | None) -> dt.date | None:
-        event = self.p.events[event_id]
+    def event_date(self, event_id: str | None, child: int | None) -> dt.date | None:
+        event = self.p.events[event_id or ""]
         if event.fact is not None:
             value = lookup(self.facts, tuple(event.fact.split(".")))
             return value if isinstance(value, dt.date) else None
         if event.step is not None:
-            dates = [d for (s, c), t in self.tokens.items() if s == event.step and c in (child, None) for d in t.completions]
+            tokens = self.played.tokens.items()
+            dates = [d for (s, c), t in tokens if s == event.step and c in (child, None) for d in t[DONE]]
             return max(dates) if dates else None
         return self.state.opened
 
-    def pending_guarantees(self) -> list[PendingGuarantee]:
-        """Guaranteed interventions this client's case would still reach, along transitions
-        whose conditions hold now, from any step it has reached, that are neither done nor open."""
-        reached = [inst for inst, token in self.tokens.items() if token.arrivals or token.completions]
-        via: dict[str, Reason] = {}
-        seen = set(reached)
-        frontier = list(reached)
-        while frontier:
-            for target, source, condition in self.successors(frontier.pop(), self.hits):
-                if target not in seen:
-                    seen.add(target)
-                    via.setdefault(target[0], self.reason(source, target[0], condition))
-                    frontier.append(target)
-        out: list[PendingGuarantee] = []
-        for step_id, step in self.p.steps.items():
-            if not step.guaranteed or step.intervention is None or step_id not in via:
-                continue
-            if any(t.completions or t.pending() for (s, _), t in self.tokens.items() if s == step_id):
-                continue
-            intervention = self.p.interventions[step.intervention]
-            out.append(
-                PendingGuarantee(
-                    step=step_id,
-                    label=step.label,
-                    intervention=step.intervention,
-                    intervention_label=intervention.label,
-                    unit=self.unit(step.role),
-                    reasons=[via[step_id]],
-                )
-            )
-        return out
+    def guarantee(self, step_id: str, reason: Reason) -> PendingGuarantee:
+        view = self.plan.views[PendingGuarantee].get(step_id) or self.plan.view(PendingGuarantee, step_id)
+        values = view.fields.copy()
+        values["reasons"] = [reason]
+        return _built(PendingGuarantee, values)

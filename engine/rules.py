@@ -16,6 +16,11 @@ interface:
 * ``PythonMatcher`` evaluates the same conditions with ``conditions.evaluate``;
   it is the test oracle the durable-rules matcher is checked against.
 
+Caseworkers ask about the same case many times while its facts stay the same,
+so ``DurableMatcher`` keeps the hits of recently matched facts (a bounded LRU
+keyed by process version and the facts); ``cache_size=0`` turns that off, and
+the differential tests run durable-rules that way.
+
 durable-rules quirks this module works around (2.0.28, measured): a rule made
 only of a negative test (``$nex``) never returns, so every rule is anchored on
 the fact's ``ctx``; a nested path whose parent is missing never returns, so
@@ -32,13 +37,15 @@ import itertools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import durable_rules_engine
 from durable.engine import Host, MessageNotHandledException
 
+from .cache import LruCache
 from .compile import CompiledProcess
 from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, evaluate
 from .errors import BrytUppError
@@ -77,7 +84,7 @@ def rules_of(compiled: CompiledProcess) -> list[Rule]:
 
 
 class Matcher(Protocol):
-    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]: ...
+    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> AbstractSet[Hit]: ...
 
 
 class PythonMatcher:
@@ -324,15 +331,40 @@ def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, d
         message = durable_rules_engine.complete_and_start_action(handle, state_handle)
 
 
-class DurableMatcher:
-    """durable-rules does the matching, synchronously, on a private host."""
+_DICT = object()  # marks a frozen mapping, so that it never equals a frozen list
+_NESTED = (dict, list)
 
-    def __init__(self, max_versions: int = 64) -> None:
+
+def _frozen(value: Any) -> Hashable:
+    kind = type(value)
+    if kind is dict:
+        return (_DICT, *[(k, v if type(v) not in _NESTED else _frozen(v)) for k, v in value.items()])
+    if kind is list:
+        return tuple([_frozen(v) for v in value])
+    scalar: Hashable = value  # scalars, dates and frozensets, as normalized facts hold them
+    return scalar
+
+
+def facts_key(facts: Mapping[str, Any]) -> Hashable:
+    """A hashable form of normalized facts, equal for equal facts.
+
+    Normalized facts give each fact one type (the vocabulary's), so scalars are
+    compared as they are: ``True == 1`` cannot mix up two facts' values.
+    """
+    # Keys then values, one flat tuple: n keys and n values can only be read one way.
+    return (*facts, *[v if type(v) not in _NESTED else _frozen(v) for v in facts.values()])
+
+
+class DurableMatcher:
+    """durable-rules does the matching, synchronously, on a private host; recent results are kept."""
+
+    def __init__(self, max_versions: int = 64, cache_size: int = 1024) -> None:
         self._lock = threading.Lock()
         self._host = _SyncHost()
         self._compiled: OrderedDict[str, tuple[CompiledRules, dict[str, str | None]]] = OrderedDict()
         self._max_versions = max_versions
         self._sid = itertools.count(1)
+        self._hits: LruCache[tuple[str, Hashable], frozenset[Hit]] = LruCache(cache_size)
 
     def _ruleset(self, compiled: CompiledProcess) -> tuple[CompiledRules, dict[str, str | None]]:
         key = f"{compiled.name}:{compiled.version}"
@@ -358,7 +390,18 @@ class DurableMatcher:
         self._compiled[key] = (rules, ids)
         return rules, ids
 
-    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
+    def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> frozenset[Hit]:
+        if not self._hits.size:
+            return self.evaluate(compiled, facts)
+        try:
+            key = (compiled.version, facts_key(facts))
+            found = self._hits.get(key)
+        except TypeError:  # facts holding something unhashable: not normalized, so not kept
+            return self.evaluate(compiled, facts)
+        return found if found is not None else self._hits.put(key, self.evaluate(compiled, facts))
+
+    def evaluate(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> frozenset[Hit]:
+        """Ask durable-rules, whatever is kept."""
         with self._lock:
             rules, ids = self._ruleset(compiled)
             # Only the fields some rule reads: every fact is JSON-encoded in, and back out per match.
@@ -373,7 +416,7 @@ class DurableMatcher:
                 }
                 batch.append({**base, **child_fields, "id": f"c{i}", "sid": sid, "ctx": "child", "ci": i})
             ruleset = self._host.get_ruleset(rules.name)
-            hits = set()
+            hits: set[Hit] = set()
             try:
                 for name, message in _matches(ruleset, batch):
                     rule_id = ids.get(name)
@@ -392,4 +435,4 @@ class DurableMatcher:
                 hits.update((rule.id, i) for i in range(len(facts.get(CHILDREN) or [])))
             else:
                 hits.add((rule.id, None))
-        return hits
+        return frozenset(hits)

@@ -10,7 +10,7 @@ import pytest
 
 from engine import CompiledProcess
 from engine.case import CaseState, FactsError
-from engine.decide import DecisionError, add_duration, decide
+from engine.decide import Decision, DecisionError, add_duration, decide
 from engine.rules import PythonMatcher
 
 from .conftest import OVERRIDE
@@ -274,3 +274,43 @@ def test_several_events_on_one_day_use_the_facts_they_were_recorded_with(flow: C
     done = [{"step": "intake", "on": OPENED, "facts_from": 0}, {"step": "risk", "on": OPENED, "facts_from": 0}]
     s = CaseState(facts={"risk_level": "high"}, history=history, opened=OPENED, today=OPENED, completed=done)
     assert [n.step for n in decide(flow, s).next_steps] == ["advice"]
+
+
+def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProcess) -> None:
+    """decide() builds its models without validating them again (inputs are already valid); they must not differ."""
+    from engine.decide import _built
+
+    facts = {"needs": ["housing"], "risk_level": "high", "children": [{"age": 4, "accompanying": True}]}
+    decision = decide(flow, state(facts, ["intake"]))
+    assert decision.next_steps and decision.pending_guarantees
+    models = [decision, *decision.next_steps, *decision.pending_guarantees]
+    models += [m.unit for m in decision.next_steps if m.unit] + [m.deadline for m in decision.next_steps if m.deadline]
+    for model in models:
+        validated = type(model)(**dict(model))
+        assert model == validated and model.model_dump_json() == validated.model_dump_json()
+        assert model.model_fields_set == validated.model_fields_set == set(type(model).model_fields)
+        rebuilt = _built(type(model), dict(model))
+        assert rebuilt == validated and repr(rebuilt) == repr(validated)
+    assert Decision.model_validate_json(decision.model_dump_json()) == decision
+
+
+def test_asking_again_gives_an_equal_decision_that_shares_nothing_a_caller_can_change(flow: CompiledProcess) -> None:
+    """decide() keeps the game it played for a case history; what it hands out stays the caller's own."""
+    import pydantic
+
+    facts = {"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}
+    s = state(facts, ["intake", "risk"])
+    first = decide(flow, s)
+    first.next_steps[0].reasons.clear()
+    first.next_steps[0].waiting_for.append("x")
+    first.pending_guarantees.clear()
+    again = decide(flow, s)
+    assert again == decide(flow, s, PythonMatcher()) != first
+    assert again.next_steps[0].reasons and not again.next_steps[0].waiting_for and again.pending_guarantees
+    deadline = next(n.deadline for n in again.next_steps if n.deadline)
+    with pytest.raises(pydantic.ValidationError):  # shared between decisions, like the reasons
+        deadline.within = "1d"
+    later = decide(flow, state(facts, ["intake", "risk"], today=dt.date(2025, 6, 1)))
+    assert [n.overdue for n in later.next_steps] == [True, False] != [n.overdue for n in again.next_steps]  # the day is not kept
+    moved = decide(flow, state({**facts, "placement_start": "2025-05-30"}, ["intake", "risk"], today=dt.date(2025, 6, 1)))
+    assert moved.next_steps[0].due == dt.date(2025, 6, 6)  # nor are date facts, which the conditions do not read

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine import Build, CompiledProcess, build
 from engine.case import normalize_facts
-from engine.rules import DurableMatcher, PythonMatcher, RulesError, rules_of, ruleset_definition
+from engine.rules import DurableMatcher, PythonMatcher, RulesError, facts_key, rules_of, ruleset_definition
 
 from .conftest import ROOT
 from .strategies import facts_of
@@ -26,7 +26,8 @@ REAL = build([ROOT / "processes", ROOT / "local_overrides"])
 CENTRAL = REAL.central["bryt_upp"].compiled
 JARVA = REAL.districts["jarva"].compiled
 assert CENTRAL is not None and JARVA is not None
-DURABLE = DurableMatcher()
+# No cache: every match below is durable-rules' own evaluation.
+DURABLE = DurableMatcher(cache_size=0)
 ORACLE = PythonMatcher()
 
 
@@ -60,7 +61,8 @@ def test_comparing_two_facts_is_refused_by_the_rules_backend(central: Any) -> No
         ruleset_definition(compiled)
 
 
-def test_many_threads_deciding_at_once_lose_nothing() -> None:
+@pytest.mark.parametrize("matcher", [DURABLE, DurableMatcher(cache_size=2)], ids=["uncached", "evicting"])
+def test_many_threads_deciding_at_once_lose_nothing(matcher: DurableMatcher) -> None:
     """8 threads share one matcher; every result equals the oracle's (the full bar, 8 x 100,000, is in bench/decide.py)."""
     samples = [
         normalize_facts(CENTRAL.process.facts, raw)
@@ -77,7 +79,7 @@ def test_many_threads_deciding_at_once_lose_nothing() -> None:
     def work(seed: int) -> None:
         for n in range(2000):
             i = (seed + n) % len(samples)
-            if DURABLE.match(CENTRAL, samples[i]) != expected[i]:
+            if matcher.match(CENTRAL, samples[i]) != expected[i]:
                 errors.append(f"thread {seed} run {n}: wrong result")
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
@@ -86,3 +88,22 @@ def test_many_threads_deciding_at_once_lose_nothing() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_the_cache_gives_what_durable_rules_gives_and_stays_bounded() -> None:
+    cached = DurableMatcher(cache_size=3)
+    samples = [normalize_facts(CENTRAL.process.facts, {"age": age, "needs": ["housing"]}) for age in (16, 40, 70, 80)]
+    for facts in [*samples, *samples]:
+        assert cached.match(CENTRAL, facts) == DURABLE.match(CENTRAL, facts) == ORACLE.match(CENTRAL, facts)
+    assert len(cached._hits) == 3
+    first = cached.match(CENTRAL, samples[-1])
+    assert cached.match(CENTRAL, samples[-1]) is first  # kept, not asked again
+    assert cached.match(JARVA, samples[-1]) == ORACLE.match(JARVA, samples[-1])  # another version has its own entries
+
+
+def test_equal_facts_share_a_key_and_different_ones_do_not() -> None:
+    child = {"age": 7, "witnessed_violence": True}
+    one = normalize_facts(CENTRAL.process.facts, {"age": 40, "children": [child]})
+    assert facts_key(one) == facts_key(normalize_facts(CENTRAL.process.facts, {"children": [dict(child)], "age": 40}))
+    assert facts_key(one) != facts_key(normalize_facts(CENTRAL.process.facts, {"age": 40, "children": [child, child]}))
+    assert facts_key(one) != facts_key(normalize_facts(CENTRAL.process.facts, {"age": 41, "children": [child]}))
