@@ -65,6 +65,8 @@ class Snapshot:
     districts: Mapping[str, DistrictState] = field(default_factory=dict)
     # Findings no district owns: the central process, unreadable files of unknown district.
     problems: tuple[Finding, ...] = ()
+    # The central process as it last built cleanly: what districts are compared against.
+    central: CompiledProcess | None = None
     fingerprint: str = ""
     checked_at: dt.datetime | None = None
 
@@ -160,14 +162,17 @@ class Registry:
                 districts[owner] = self._keep(kept, owner, kept.path, [*kept.findings, finding])
             else:
                 problems.append(finding)
+        central = old.central
         for built in result.central.values():
             problems.extend(built.findings)
+            if built.ok and built.compiled is not None:
+                central = built.compiled
         for name, state in old.districts.items():
             # A district whose file vanished keeps serving: cases on it must not stop.
             districts.setdefault(name, state)
         if problems:
             log.error("process files with problems:\n%s", _lines(problems))
-        return Snapshot(dict(sorted(districts.items())), tuple(problems), fingerprint, now)
+        return Snapshot(dict(sorted(districts.items())), tuple(problems), central, fingerprint, now)
 
     @staticmethod
     def _keep(previous: DistrictState | None, name: str, path: str, findings: Iterable[Finding]) -> DistrictState:

@@ -4,14 +4,27 @@ Each stage is one module; this package exports the stage functions, the
 document models and the error types, and nothing else.
 """
 
+from .bpmn import bpmn_process_id, export_bpmn
 from .case import CaseState, CompletedStep, FactsError, normalize_facts
 from .compile import CompiledProcess, compile_process, process_version
 from .conditions import ConditionSyntaxError, evaluate, parse_condition
 from .decide import Decision, DecisionError, decide
+from .equality import EqualityMatrix, equality_from_build, equality_matrix
 from .errors import BrytUppError, Finding, Position, ProcessError
 from .load import load_document, load_override, load_process
 from .merge import merge_override
 from .pipeline import Build, Built, build
+from .render import (
+    RenderCacheInfo,
+    case_diagram,
+    clear_render_cache,
+    diff_diagram,
+    process_diagram,
+    render,
+    render_cache_info,
+    render_case,
+    render_process,
+)
 from .rules import DurableMatcher, PythonMatcher, RulesError
 from .schema import DistrictOverride, EffectiveProcess, ProcessDocument, json_schema
 from .validate import CHECKS, validate_process
@@ -30,17 +43,26 @@ __all__ = [
     "DistrictOverride",
     "DurableMatcher",
     "EffectiveProcess",
+    "EqualityMatrix",
     "FactsError",
     "Finding",
     "Position",
     "ProcessDocument",
     "ProcessError",
     "PythonMatcher",
+    "RenderCacheInfo",
     "RulesError",
+    "bpmn_process_id",
     "build",
+    "case_diagram",
+    "clear_render_cache",
     "compile_process",
     "decide",
+    "diff_diagram",
+    "equality_from_build",
+    "equality_matrix",
     "evaluate",
+    "export_bpmn",
     "json_schema",
     "load_document",
     "load_override",
@@ -48,6 +70,11 @@ __all__ = [
     "merge_override",
     "normalize_facts",
     "parse_condition",
+    "process_diagram",
     "process_version",
+    "render",
+    "render_cache_info",
+    "render_case",
+    "render_process",
     "validate_process",
 ]

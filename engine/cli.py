@@ -10,6 +10,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -253,6 +254,106 @@ def schema(
     else:
         write.write_text(text, encoding="utf-8")
         err.print(f"wrote {write}", markup=False)
+
+
+@app.command()
+def equality(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matrix as JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the matrix as CSV (one row per unit in a cell).")] = False,
+    path: ProcessesOpt = None,
+) -> None:
+    """Likställighet: every district × every guaranteed intervention, the unit that delivers it and what differs."""
+    from .equality import equality_from_build, equality_tables
+
+    if as_json and as_csv:
+        err.print("--json or --csv, not both", markup=False)
+        raise typer.Exit(2)
+    result = build(path or list(DEFAULT_PATHS))
+    for name, built in sorted(result.districts.items()):
+        if not built.ok:
+            err.print(f"{name}: left out, {len(built.findings)} finding(s) (brytupp validate)", markup=False)
+    try:
+        matrix = equality_from_build(result)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(matrix.model_dump_json(indent=2))
+    elif as_csv:
+        typer.echo(matrix.to_csv(), nl=False)
+    else:
+        for table in equality_tables(matrix):
+            if table.row_count:
+                out.print(table)
+
+
+@app.command("export-bpmn")
+def export_bpmn_command(
+    district: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of printing.")] = None,
+    path: ProcessesOpt = None,
+) -> None:
+    """DISTRICT's process as BPMN 2.0 XML: a lane per unit, a task per step, gateways, a diagram."""
+    from .bpmn import export_bpmn
+
+    compiled, _, _ = _district(district, path)
+    xml = export_bpmn(compiled)
+    if output is None:
+        typer.echo(xml, nl=False)
+    else:
+        output.write_text(xml, encoding="utf-8")
+        err.print(f"wrote {output}", markup=False)
+
+
+class RenderView(StrEnum):
+    process = "process"
+    diff = "diff"
+
+
+class RenderFormatOpt(StrEnum):
+    svg = "svg"
+    png = "png"
+    pdf = "pdf"
+
+
+@app.command("render")
+def render_command(
+    district: Annotated[str, typer.Argument(help="A district, or 'central' for the city-wide process.")],
+    view: Annotated[RenderView, typer.Option(help="process: the whole process; diff: what differs from the city's.")] = (
+        RenderView.process
+    ),
+    format: Annotated[RenderFormatOpt, typer.Option("--format", "-f", help="Output format.")] = RenderFormatOpt.svg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    path: ProcessesOpt = None,
+) -> None:
+    """Draw DISTRICT's process (or 'central') with Graphviz: SVG, PNG or PDF."""
+    from .render import render_process
+
+    if district == "central":
+        if view is RenderView.diff:
+            err.print("--view diff compares a district with the central process; name a district", markup=False)
+            raise typer.Exit(2)
+        result = build(path or list(DEFAULT_PATHS))
+        built = next(iter(result.central.values()), None)
+        if built is None or built.compiled is None or built.findings:
+            for finding in built.findings if built else []:
+                out.print(str(finding), markup=False)
+            err.print("no valid central process", markup=False)
+            raise typer.Exit(1)
+        compiled, central = built.compiled, None
+    else:
+        compiled, central_compiled, _ = _district(district, path)
+        central = central_compiled
+    if output is None and format is not RenderFormatOpt.svg and sys.stdout.isatty():
+        err.print(f"{format.value} is binary: give -o FILE or redirect stdout", markup=False)
+        raise typer.Exit(2)
+    data = render_process(compiled, central, view=view.value, format=format.value)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
+        err.print(f"wrote {output}", markup=False)
 
 
 def main() -> None:

@@ -96,3 +96,57 @@ def test_a_bad_token_shows_the_reason(browser: Browser, server: ServerProcess) -
     page.click("button[type=submit]")
     assert page.get_by_role("alert").is_visible()
     assert "godtogs inte" in page.get_by_role("alert").inner_text()
+
+
+def test_a_district_page_shows_its_diagram_and_its_changes(browser: Browser, server: ServerProcess) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.goto(server.url + "/ui/districts/jarva")
+    diagram = page.locator("#diagram svg")
+    diagram.wait_for()
+    assert diagram.is_visible()
+    box = diagram.bounding_box()
+    assert box is not None and box["width"] > 800 and box["height"] > 400
+    page.wait_for_selector("#diagram[data-ready=true]")
+    before = diagram.get_attribute("viewBox")
+    page.click("[data-zoom=in]")
+    assert diagram.get_attribute("viewBox") != before, "zooming changes the visible part"
+    session.shot("district_jarva")
+    page.click("#view-diff")
+    page.wait_for_url("**view=diff")
+    page.locator("#diagram svg").wait_for()
+    session.shot("district_jarva_changes")
+    with page.expect_download() as download:
+        page.click("text=PDF")
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert session.problems == []
+
+
+def test_the_equality_matrix(browser: Browser, server: ServerProcess) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.goto(server.url + "/ui/equality")
+    table = page.locator("#equality")
+    table.wait_for()
+    assert page.locator("#equality tbody tr").count() == 11
+    assert page.locator("#equality td.flag").count() > 0, "districts that depart from the majority are flagged"
+    session.shot("equality")
+    assert session.problems == []
+
+
+def test_a_caseworker_sees_the_path_of_a_case(browser: Browser, server: ServerProcess) -> None:
+    import httpx
+
+    headers = server.headers(Role.caseworker, "farsta")
+    body = {"district": "farsta", "reference": "ui-0001", "facts": {"age": 30, "entry_channel": "police"}, "opened": "2025-02-03"}
+    case = httpx.post(server.url + "/cases", json=body, headers=headers).json()
+    for step in ("actualisation", "intake_registration"):
+        event = {"kind": "step_completed", "on": "2025-02-03", "step": step}
+        assert httpx.post(f"{server.url}/cases/{case['id']}/events", json=event, headers=headers).status_code == 201
+    session = login(browser, server, Role.caseworker, "farsta")
+    page = session.page
+    page.get_by_role("link", name="ui-0001").click()
+    page.locator("#diagram svg").wait_for()
+    assert "Försenat" in page.locator("#next-steps").inner_text(), "the first safety assessment was due long ago"
+    session.shot("case_path")
+    assert session.problems == []

@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, col, select
 
+from engine import export_bpmn, render_case
+
+from ..audit import AuditWriter
 from ..auth import Principal, Role
 from ..errors import ApiError
-from ..store import registry
+from ..models import Case
+from ..pseudonym import ID_PATTERN
+from ..store import case_for, decision, log_of, process_version, registry, state_of, today
+from .deps import reader_db
+from .diagrams import MEDIA, diagram_bytes, district_process, equality
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -47,8 +57,8 @@ def page_principal(request: Request, *roles: Role) -> Principal:
     return principal
 
 
-def page(request: Request, name: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"principal": principal, "roles": ROLES, **context}, status_code=status)
+def page(request: Request, template: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, {"principal": principal, "roles": ROLES, **context}, status_code=status)
 
 
 def safe_next(value: str | None) -> str:
@@ -114,3 +124,136 @@ def overview(request: Request) -> HTMLResponse:
 
 def _when(moment: dt.datetime | None, zone: str = "Europe/Stockholm") -> str | None:
     return None if moment is None else moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _svg(content: bytes) -> str:
+    # Inline: the page's pan/zoom works on the drawing itself; drop the XML prologue and DOCTYPE.
+    text = content.decode("utf-8")
+    return text[text.index("<svg") :]
+
+
+@router.get("/districts/{district}", response_class=HTMLResponse)
+def district_page(
+    request: Request, district: Annotated[str, PathParam(pattern=ID_PATTERN)], view: str = "process"
+) -> HTMLResponse:
+    principal = page_principal(request, Role.manager, Role.implementer)
+    view = view if view in ("process", "diff") else "process"
+    state = registry(request).snapshot.districts.get(district)
+    if state is None or state.compiled is None:
+        raise ApiError(404, f"ingen process för stadsdelen '{district}'")
+    process = state.compiled.process
+    return page(
+        request,
+        "district.html",
+        principal,
+        name=district,
+        label=state.label,
+        version=state.compiled.version,
+        loaded_at=_when(state.loaded_at, request.app.state.settings.timezone),
+        local=len(process.local_steps),
+        changed=len(process.changed_steps),
+        findings=[str(f) for f in state.findings],
+        view=view,
+        svg=_svg(diagram_bytes(request, district, view, "svg")),
+    )
+
+
+@router.get("/districts/{district}/diagram.{format}")
+def district_download(
+    request: Request,
+    district: Annotated[str, PathParam(pattern=ID_PATTERN)],
+    format: Literal["svg", "png", "pdf"],
+    view: Literal["process", "diff"] = "process",
+) -> Response:
+    page_principal(request, Role.manager, Role.implementer)
+    content = diagram_bytes(request, district, view, format)
+    name = f"bryt_upp_{district}{'_andringar' if view == 'diff' else ''}.{format}"
+    return Response(content, media_type=MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/districts/{district}/bpmn")
+def district_bpmn(request: Request, district: Annotated[str, PathParam(pattern=ID_PATTERN)]) -> Response:
+    page_principal(request, Role.manager, Role.implementer)
+    compiled = district_process(request, district)
+    return Response(
+        export_bpmn(compiled),
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="bryt_upp_{district}.bpmn"'},
+    )
+
+
+@router.get("/equality", response_class=HTMLResponse)
+def equality_page(request: Request) -> HTMLResponse:
+    principal = page_principal(request, Role.manager, Role.implementer)
+    matrix = equality(request)
+    rows = []
+    for row in matrix.districts:
+        cells = []
+        for cell in row.cells:
+            units = ", ".join(u.label for u in cell.units) or "–"
+            title = "; ".join(f"{u.role_label}: {u.label}" for u in cell.units)
+            if cell.differs:
+                title += " · avviker från flertalet: " + ", ".join(cell.differs)
+            cells.append({"text": units, "title": title, "differs": bool(cell.differs), "tightened": bool(cell.tightened)})
+        rows.append({"district": row.district, "label": row.label, "cells": cells, "local": [s.label for s in row.local_steps]})
+    return page(request, "equality.html", principal, columns=matrix.columns, rows=rows)
+
+
+@router.get("/equality.json")
+def equality_json(request: Request) -> Response:
+    page_principal(request, Role.manager, Role.implementer)
+    return Response(equality(request).model_dump_json(indent=2), media_type="application/json")
+
+
+@router.get("/equality.csv")
+def equality_csv(request: Request) -> Response:
+    page_principal(request, Role.manager, Role.implementer)
+    return Response(
+        equality(request).to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="likstallighet.csv"'},
+    )
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, session: Annotated[Session, Depends(reader_db)]) -> HTMLResponse:
+    principal = page_principal(request, Role.caseworker)
+    rows = list(
+        session.exec(
+            select(Case).where(Case.district == principal.district, col(Case.closed).is_(False)).order_by(col(Case.opened))
+        )
+    )
+    state = registry(request).snapshot.districts.get(principal.district or "")
+    writer: AuditWriter = request.app.state.audit_writer
+    for case in rows:
+        writer.write(principal, "list", case.id)
+    return page(request, "cases.html", principal, cases=rows, label=state.label if state else principal.district)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request, case_id: uuid.UUID, session: Annotated[Session, Depends(reader_db)], today_: dt.date | None = None
+) -> HTMLResponse:
+    principal = page_principal(request, Role.caseworker)
+    writer: AuditWriter = request.app.state.audit_writer
+    case = case_for(session, principal, case_id, "case_path", writer=writer)
+    compiled = process_version(request, session, case.process_version)
+    events = log_of(session, case.id)
+    session.close()
+    state = state_of(case, events, today_ or today(request))
+    result = decision(compiled, state)
+    svg = _svg(render_case(compiled, result, state))
+    writer.write(principal, "case_path", case.id)
+    label = compiled.process.district.label if compiled.process.district else case.district
+    return page(
+        request,
+        "case.html",
+        principal,
+        reference=case.reference,
+        label=label,
+        opened=case.opened,
+        version=case.process_version,
+        today=state.today,
+        decision=result,
+        svg=svg,
+    )
