@@ -49,12 +49,13 @@ test: $(STAMP) graphviz postgresql chromium
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) postgresql
+bench: $(STAMP) graphviz postgresql
 	@command -v wrk >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/render.py
 	$(BIN)/python bench/api.py
 
 schema: $(STAMP)

@@ -381,7 +381,7 @@ class _Drawing:
         for u, v in chained:
             self.g.edge(u, v, style="invis")
         if start in shown:
-            self.g.edge("_start", self._entry(start, shown))
+            self.g.edge("_start", self._entry(start))
 
     def _targets(self, step_id: str, shown: list[str]) -> list[tuple[str, Transition]]:
         return [(t, tr) for t, tr, _ in self.c.outgoing(step_id) if t in shown]
@@ -415,7 +415,7 @@ class _Drawing:
                 **{"class": f"gateway {kind}"},
             )
 
-    def _entry(self, step_id: str, shown: list[str]) -> str:
+    def _entry(self, step_id: str) -> str:
         return f"_join_{step_id}" if self._joins(step_id) else step_id
 
     def transitions(self, shown: list[str], edge: EdgeFn, lead: Callable[[str], dict[str, str]] | None = None) -> None:
@@ -443,7 +443,7 @@ class _Drawing:
                     attrs["constraint"] = "false"
                     attrs["class"] = (attrs.get("class", "transition") + " loop").strip()
                 attrs.setdefault("class", "transition")
-                self.g.edge(source, self._entry(target, shown), **attrs)
+                self.g.edge(source, self._entry(target), **attrs)
 
     def legend(
         self, nodes: list[tuple[str, dict[str, str]]], edges: list[tuple[str, dict[str, str]]], gateways: bool = True
@@ -490,7 +490,7 @@ class _Drawing:
 
 def _title(compiled: CompiledProcess, what: str) -> list[str]:
     p = compiled.process
-    who = p.district.label if p.district else "Stadsövergripande process"
+    who = p.district.label if p.district else p.process.owner
     return [f"{who}: {what}", f"{p.process.label} · processversion {compiled.version}"]
 
 
@@ -571,7 +571,7 @@ def process_diagram(compiled: CompiledProcess, central: CompiledProcess | None =
     p = compiled.process
     district = p.district is not None
     ch = _changes(compiled, central)
-    title = _title(compiled, "processen som den körs" if district else "processen")
+    title = _title(compiled, "processen som den körs" if district else "stadsövergripande process")
     if ch.removed:
         steps = central.process.steps if central else {}
         title.append("Borttaget lokalt: " + ", ".join(steps[s].label if s in steps else s for s in ch.removed))
