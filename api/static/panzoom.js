@@ -11,6 +11,31 @@
     var view = { x: base.x, y: base.y, w: base.width, h: base.height };
     var home = { x: view.x, y: view.y, w: view.w, h: view.h };
     function apply() { svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" ")); }
+    // A case's path opens on where the case stands (its done, open and overdue steps), not on
+    // the whole city-wide process, whose labels are too small to read at that scale.
+    var focus = box.getAttribute("data-focus");
+    if (focus) {
+      var nodes = svg.querySelectorAll(focus);
+      if (nodes.length) {
+        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        var toView = svg.getScreenCTM().inverse();
+        nodes.forEach(function (node) {
+          // getBBox is in the node's own coordinates; Graphviz translates its drawing, so map
+          // the corners through the node's transform into the viewBox's coordinates.
+          var b = node.getBBox(), m = toView.multiply(node.getScreenCTM());
+          [[b.x, b.y], [b.x + b.width, b.y + b.height]].forEach(function (corner) {
+            var p = new DOMPoint(corner[0], corner[1]).matrixTransform(m);
+            x0 = Math.min(x0, p.x); y0 = Math.min(y0, p.y);
+            x1 = Math.max(x1, p.x); y1 = Math.max(y1, p.y);
+          });
+        });
+        var aspect = box.clientHeight / Math.max(box.clientWidth, 1);
+        var w = Math.max(x1 - x0 + 400, 900), h = Math.max(y1 - y0 + 200, w * aspect);
+        w = Math.max(w, h / aspect);
+        view = { x: (x0 + x1 - w) / 2, y: (y0 + y1 - h) / 2, w: w, h: h };
+        apply();
+      }
+    }
     function zoom(factor, cx, cy) {
       var rect = svg.getBoundingClientRect();
       var px = view.x + view.w * ((cx - rect.left) / rect.width);
