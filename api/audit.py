@@ -35,18 +35,27 @@ class AuditWriter:
 
     def write(self, principal: Principal, action: str, case_id: uuid.UUID | None = None, outcome: str = "ok") -> None:
         """Returns when the record is committed; raises what the commit raised."""
-        row = {
-            "at": utcnow(),
-            "subject": principal.subject,
-            "role": str(principal.role),
-            "district": principal.district,
-            "case_id": case_id,
-            "action": action,
-            "outcome": outcome,
-        }
-        done: Future[None] = Future()
-        self._queue.put((row, done))
-        done.result()
+        self.write_many(principal, action, [case_id], outcome)
+
+    def write_many(self, principal: Principal, action: str, case_ids: list[uuid.UUID | None], outcome: str = "ok") -> None:
+        """One record per case, all waited for together (a list that reads many cases)."""
+        waiting: list[Future[None]] = []
+        at = utcnow()
+        for case_id in case_ids:
+            row = {
+                "at": at,
+                "subject": principal.subject,
+                "role": str(principal.role),
+                "district": principal.district,
+                "case_id": case_id,
+                "action": action,
+                "outcome": outcome,
+            }
+            done: Future[None] = Future()
+            self._queue.put((row, done))
+            waiting.append(done)
+        for done in waiting:
+            done.result()
 
     def close(self) -> None:
         self._queue.put(None)

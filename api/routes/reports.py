@@ -9,16 +9,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlmodel import Session, col, select
 
+from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
-from ..models import AuditRecord, Case
+from ..models import AuditRecord, Case, CaseEvent
 from ..pseudonym import ID_PATTERN
 from ..schemas import AuditOut, OverdueStep
-from ..store import audit, decision, log_of, process_version, registry, state_of, today
-from .deps import db
+from ..store import decision, process_version, registry, state_of, today
+from .deps import audit_writer, db, reader_db
 
 router = APIRouter(tags=["reports"])
 DB = Annotated[Session, Depends(db)]
+ReadDB = Annotated[Session, Depends(reader_db)]
+Writer = Annotated[AuditWriter, Depends(audit_writer)]
 
 
 @router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 409, 422))
@@ -26,7 +29,8 @@ def overdue(
     unit: Annotated[str, Path(pattern=ID_PATTERN)],
     request: Request,
     principal: Annotated[Principal, require(Role.caseworker, Role.manager)],
-    session: DB,
+    session: ReadDB,
+    writer: Writer,
     district: Annotated[
         str | None, Query(pattern=ID_PATTERN, description="Required for managers; a caseworker's own by default.")
     ] = None,
@@ -45,11 +49,17 @@ def overdue(
         raise ApiError(404, f"no unit '{unit}' in {district}; the units are {', '.join(state.compiled.process.units)}")
     on = today(request)
     out: list[OverdueStep] = []
-    cases = session.exec(select(Case).where(Case.district == district, col(Case.closed).is_(False)).order_by(col(Case.opened)))
+    open_cases = select(Case).where(Case.district == district, col(Case.closed).is_(False))
+    cases = list(session.exec(open_cases.order_by(col(Case.opened))))
+    # One query for the logs of all these cases, not one per case.
+    logs: dict[uuid.UUID, list[CaseEvent]] = {case.id: [] for case in cases}
+    in_district = select(Case.id).where(Case.district == district, col(Case.closed).is_(False))
+    for event in session.exec(select(CaseEvent).where(col(CaseEvent.case_id).in_(in_district)).order_by(col(CaseEvent.id))):
+        logs.setdefault(event.case_id, []).append(event)
+    versions = {case.process_version: process_version(request, session, case.process_version) for case in cases}
+    session.close()
     for case in cases:
-        compiled = process_version(request, session, case.process_version)
-        found = decision(compiled, state_of(case, log_of(session, case.id), on))
-        audit(session, principal, "overdue_list", case.id)
+        found = decision(versions[case.process_version], state_of(case, logs[case.id], on))
         for step in found.next_steps:
             if step.overdue and step.due is not None and step.unit is not None and step.unit.id == unit:
                 out.append(
@@ -62,7 +72,7 @@ def overdue(
                         days_overdue=(on - step.due).days,
                     )
                 )
-    session.commit()
+    writer.write_many(principal, "overdue_list", [case.id for case in cases])
     return sorted(out, key=lambda s: (s.due, str(s.case_id)))
 
 
