@@ -38,6 +38,7 @@ chromium:
 run: $(STAMP) graphviz
 	$(BIN)/brytupp validate processes local_overrides
 	$(BIN)/brytupp demo-cases
+	$(BIN)/brytupp demo-data --cases 200 --years 2023-2025 --seed 1
 	@echo "Caseworker token (Farsta):"
 	@$(BIN)/brytupp token --role caseworker --district farsta --subject demo-handlaggare
 	@echo "Manager token:"
@@ -57,6 +58,7 @@ bench: $(STAMP) graphviz postgresql
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/goals.py
 
 schema: $(STAMP)
 	$(BIN)/brytupp schema --write processes/process.schema.json

@@ -33,7 +33,7 @@ from .db import make_engine, migrate
 from .guards import BodyLimit, no_personal_numbers
 from .models import ProcessVersion
 from .registry import Registry, Sources
-from .routes import bench, cases, decide, diagrams, pages, processes, reports
+from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports
 from .settings import Settings
 
 log = logging.getLogger("brytupp.api")
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = Verifier(settings)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    for module in (cases, decide, processes, diagrams, reports, pages):
+    for module in (cases, decide, processes, diagrams, reports, goals, pages):
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)

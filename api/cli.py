@@ -1,7 +1,9 @@
 """The ``brytupp`` command: the engine's commands plus the service's.
 
-``serve`` runs the case service, ``token`` mints a local bearer token, and
-``demo-cases`` registers a few demo clients through the API itself.  The engine
+``serve`` runs the case service, ``token`` mints a local bearer token,
+``demo-cases`` registers a few demo clients through the API itself,
+``demo-data`` writes a synthetic data set for the effect goals and ``goals``
+prints them.  The engine
 never imports the service; this module joins them.
 """
 
@@ -64,6 +66,65 @@ def demo_cases(
         settings = settings.model_copy(update={"database_url": database_url})
     created = load_demo(settings)
     err.print(f"demo cases: {created} registered" if created else "demo cases: already there", markup=False)
+
+
+@app.command()
+def goals(
+    year: Annotated[int | None, typer.Option(help="One year (default: this year).")] = None,
+    years: Annotated[str | None, typer.Option(help="A span of years, e.g. 2023-2025.")] = None,
+    district: Annotated[str | None, typer.Option(help="One district (default: all, and the city).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+    format: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
+) -> None:
+    """The five effect goals per district and for the city (api/goals.py has the definitions)."""
+    import datetime as dt
+
+    from .goals import report_for, rich_tables, year_range
+
+    settings = Settings()
+    try:
+        chosen = year_range(years) if years else [year or dt.date.today().year]
+        report = report_for(database_url or settings.database_url, settings.processes, chosen, district, settings.goals)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    if format == "json":
+        out.print(report.model_dump_json(indent=2), markup=False)
+    elif format == "csv":
+        out.print(report.to_csv(), markup=False, end="")
+    else:
+        for table in rich_tables(report):
+            out.print(table)
+        for goal in report.goals:
+            out.print(f"{goal.goal}. {goal.label}: {goal.measure}", markup=False)
+
+
+@app.command("demo-data")
+def demo_data(
+    cases: Annotated[int, typer.Option(min=1, help="How many cases (re-actualisations included).")] = 200,
+    years: Annotated[str, typer.Option(help="The years the cases open in, e.g. 2023-2025.")] = "2023-2025",
+    seed: Annotated[int, typer.Option(min=0, help="The same seed gives the same data set.")] = 1,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """A synthetic data set for the effect goals (made-up clients), through the API's own code; once per seed."""
+    from .demo_data import load_demo_data
+    from .goals import year_range
+
+    settings = Settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    try:
+        loaded = load_demo_data(settings, cases, year_range(years), seed)
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    if loaded.skipped:
+        err.print(f"demo data: seed {seed} already there", markup=False)
+    else:
+        err.print(
+            f"demo data: {loaded.cases} cases, {loaded.events} events, {loaded.routines} unit routines in {loaded.seconds:.1f} s",
+            markup=False,
+        )
 
 
 def main() -> None:

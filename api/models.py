@@ -1,4 +1,4 @@
-"""The tables: cases, their append-only event log, the audit trail, process versions.
+"""The tables: cases, their append-only event log, the audit trail, process versions, units' routines.
 
 A case holds a pseudonymous reference, never a name or personal identity
 number.  Its facts are the current facts; how they came about is in the event
@@ -61,6 +61,11 @@ class Case(SQLModel, table=True):
             sqlite_where=text("NOT closed"),
             postgresql_where=text("NOT closed"),
         ),
+        # The effect goals (api/goals.py), each covering its query: closures per year, a client's
+        # later cases, and a case's district for the events.
+        Index("ix_cases_closed_on_client", "closed_on", "district", "reference", "id"),
+        Index("ix_cases_client_opened", "district", "reference", "opened", "id"),
+        Index("ix_cases_id_district", "id", "district"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -78,7 +83,12 @@ class Case(SQLModel, table=True):
 
 class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_events"
-    __table_args__ = (UniqueConstraint("case_id", "idempotency_key", name="uq_case_events_idempotency"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "idempotency_key", name="uq_case_events_idempotency"),
+        # The effect goals (api/goals.py): events of a kind in a year, and a case's later events of a kind.
+        Index("ix_case_events_kind_on_case_id", "kind", "on", "case_id"),
+        Index("ix_case_events_case_id_kind_on", "case_id", "kind", "on"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
@@ -104,6 +114,19 @@ class AuditRecord(SQLModel, table=True):
     case_id: uuid.UUID | None = Field(default=None, index=True)
     action: str = Field(max_length=32)
     outcome: str = Field(default="ok", max_length=32)
+
+
+class UnitRoutine(SQLModel, table=True):
+    """Effect goal 1: a unit that has adopted a routine for asking every client about violence.
+    Units are declared in the district files; a unit id is unique within its district only."""
+
+    __tablename__ = "unit_routines"
+
+    district: str = Field(primary_key=True, max_length=64)
+    unit: str = Field(primary_key=True, max_length=64)
+    adopted: dt.date
+    recorded_by: str = Field(max_length=128)
+    recorded_at: dt.datetime = _timestamp()
 
 
 class ProcessVersion(SQLModel, table=True):

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .goals import GoalSettings
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRYTUPP_", extra="ignore")
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
         ),
     )
     bench_endpoints: bool = Field(default=False, description="Serve the two reference endpoints bench/api.py compares against.")
+    goals: GoalSettings = Field(
+        default_factory=GoalSettings,
+        description="The effect goals' open definitions (api/goals.py), each from BRYTUPP_GOAL_<FIELD>.",
+    )
 
     def signing_key(self) -> str:
         """The HS256 key: configured, or the local key file (created on first use)."""

@@ -54,6 +54,7 @@ ROLES = {
     "/processes": ["caseworker", "manager", "implementer", "none"],
     "/units": ["manager"] * 3 + ["caseworker"] * 3 + ["implementer", "none"],
     "/audit": ["manager"] * 4 + ["caseworker", "implementer", "bad"],
+    "/reports": ["manager"] * 4 + ["caseworker", "implementer", "none"],
 }
 
 
@@ -174,6 +175,14 @@ def valid_requests(run: Run) -> None:
     )
     run.do("GET", "/audit", "manager", query={"limit": 5, "case_id": cid, "since": "2020-01-01T00:00:00Z", "subject": "anna"})
     run.do("GET", "/health", "none")
+    unit = {"unit": "mottagningsenheten"}
+    routine = {"district": "farsta", "adopted": "2024-03-01"}
+    run.do("PUT", "/units/{unit}/routine", "manager", expect=201, path_parameters=unit, body=routine)
+    run.do("PUT", "/units/{unit}/routine", "implementer", expect=200, path_parameters=unit, body=routine)
+    run.do("GET", "/units/routines", "implementer", query={"district": "farsta"})
+    run.do("DELETE", "/units/{unit}/routine", "manager", expect=204, path_parameters=unit, query={"district": "farsta"})
+    run.do("GET", "/reports/goals", "manager", query={"years": "2024-2025"})
+    run.do("GET", "/reports/goals", "manager", query={"year": 2025, "district": "farsta", "format": "csv"})
 
 
 def edge_requests(run: Run) -> None:

@@ -4,6 +4,7 @@ to test-output/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +32,12 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    from api.demo_data import load_demo_data
+
     where = tmp_path_factory.mktemp("ui")
     settings = settings_for(fresh_database("sqlite", where, None), copy_processes(where))
+    # Three years of made-up clients, so the goal charts have something to show.
+    load_demo_data(settings, 120, [2023, 2024, 2025], seed=7, today=dt.date(2026, 1, 15))
     proc = ServerProcess(settings, where).start()
     try:
         yield proc
@@ -149,4 +154,20 @@ def test_a_caseworker_sees_the_path_of_a_case(browser: Browser, server: ServerPr
     page.locator("#diagram svg").wait_for()
     assert "Försenat" in page.locator("#next-steps").inner_text(), "the first safety assessment was due long ago"
     session.shot("case_path")
+    assert session.problems == []
+
+
+def test_the_effect_goal_charts(browser: Browser, server: ServerProcess) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.goto(server.url + "/ui/goals?years=2023-2025")
+    page.wait_for_selector("body[data-charts=ready]")
+    for goal in range(1, 6):
+        canvas = page.locator(f"#bars-{goal}")
+        assert canvas.is_visible()
+        box = canvas.bounding_box()
+        assert box is not None and box["height"] > 200
+    drawn = page.evaluate("Object.values(Chart.instances).map(c => c.data.datasets[0].data.filter(v => v !== null).length)")
+    assert len(drawn) == 10 and sum(drawn) > 0, "the charts have values"
+    session.shot("goals")
     assert session.problems == []

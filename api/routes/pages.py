@@ -27,6 +27,7 @@ from engine import export_bpmn, render_case
 from ..audit import AuditWriter
 from ..auth import Principal, Role
 from ..errors import ApiError
+from ..goals import GoalSettings, GoalsReport, goals_report, units_by_district, year_range
 from ..models import Case
 from ..pseudonym import ID_PATTERN
 from ..store import case_for, decision, log_of, process_version, registry, state_of, today
@@ -257,3 +258,39 @@ def case_page(
         decision=result,
         svg=svg,
     )
+
+
+@router.get("/goals", response_class=HTMLResponse)
+def goals_page(request: Request, session: Annotated[Session, Depends(reader_db)], years: str | None = None) -> HTMLResponse:
+    principal = page_principal(request, Role.manager)
+    chosen, report = _goals(request, session, years)
+    goals = [
+        {**g.model_dump(), "target_text": f"{g.target:.0%}" if g.kind == "share" else f"{g.target:g} × basåret"}
+        for g in report.goals
+    ]
+    text = f"{chosen[0]}-{chosen[-1]}" if len(chosen) > 1 else str(chosen[0])
+    return page(request, "goals.html", principal, goals=goals, years=chosen, years_text=text, data=report.model_dump(mode="json"))
+
+
+@router.get("/goals.csv")
+def goals_csv(request: Request, session: Annotated[Session, Depends(reader_db)], years: str | None = None) -> Response:
+    page_principal(request, Role.manager)
+    chosen, report = _goals(request, session, years)
+    return Response(
+        report.to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="effektmal-{chosen[0]}-{chosen[-1]}.csv"'},
+    )
+
+
+def _goals(request: Request, session: Session, years: str | None) -> tuple[list[int], GoalsReport]:
+    this_year = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year
+    try:
+        chosen = year_range(years) if years else [this_year - 2, this_year - 1, this_year]
+    except ValueError as exc:
+        raise ApiError(422, f"år: {exc}") from None
+    config: GoalSettings = request.app.state.settings.goals
+    units, labels = units_by_district(registry(request).snapshot.districts, config)
+    report = goals_report(session, chosen, None, config, units, labels)
+    session.close()
+    return chosen, report
