@@ -633,9 +633,9 @@ def year_range(text: str) -> list[int]:
     try:
         start, stop = int(first), int(last or first)
     except ValueError:
-        raise ValueError(f"years must be YYYY or YYYY-YYYY, not {text!r}") from None
+        raise ValueError("years must be YYYY or YYYY-YYYY, e.g. 2023-2025") from None
     if not 1900 <= start <= stop <= 9999 or stop - start >= 50:
-        raise ValueError(f"years must be YYYY or YYYY-YYYY (first ≤ last, at most 50 years), not {text!r}")
+        raise ValueError("years must be YYYY or YYYY-YYYY, the first no later than the last, at most 50 years")
     return list(range(start, stop + 1))
 
 

@@ -261,9 +261,9 @@ def case_page(
 
 
 @router.get("/goals", response_class=HTMLResponse)
-def goals_page(request: Request, session: Annotated[Session, Depends(reader_db)], years: str | None = None) -> HTMLResponse:
+def goals_page(request: Request, years: str | None = None) -> HTMLResponse:
     principal = page_principal(request, Role.manager)
-    chosen, report = _goals(request, session, years)
+    chosen, report = _goals(request, years)
     goals = [
         {**g.model_dump(), "target_text": f"{g.target:.0%}" if g.kind == "share" else f"{g.target:g} × basåret"}
         for g in report.goals
@@ -273,9 +273,9 @@ def goals_page(request: Request, session: Annotated[Session, Depends(reader_db)]
 
 
 @router.get("/goals.csv")
-def goals_csv(request: Request, session: Annotated[Session, Depends(reader_db)], years: str | None = None) -> Response:
+def goals_csv(request: Request, years: str | None = None) -> Response:
     page_principal(request, Role.manager)
-    chosen, report = _goals(request, session, years)
+    chosen, report = _goals(request, years)
     return Response(
         report.to_csv(),
         media_type="text/csv; charset=utf-8",
@@ -283,7 +283,7 @@ def goals_csv(request: Request, session: Annotated[Session, Depends(reader_db)],
     )
 
 
-def _goals(request: Request, session: Session, years: str | None) -> tuple[list[int], GoalsReport]:
+def _goals(request: Request, years: str | None) -> tuple[list[int], GoalsReport]:
     this_year = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year
     try:
         chosen = year_range(years) if years else [this_year - 2, this_year - 1, this_year]
@@ -291,6 +291,6 @@ def _goals(request: Request, session: Session, years: str | None) -> tuple[list[
         raise ApiError(422, f"år: {exc}") from None
     config: GoalSettings = request.app.state.settings.goals
     units, labels = units_by_district(registry(request).snapshot.districts, config)
-    report = goals_report(session, chosen, None, config, units, labels)
-    session.close()
+    # The engine, not a session: the report's queries then run at once on their own connections.
+    report = goals_report(request.app.state.reader, chosen, None, config, units, labels)
     return chosen, report
