@@ -56,7 +56,7 @@ def version_store(engine: Engine) -> Any:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
-    reader = make_engine(settings.database_url, readonly=True) if engine.dialect.name == "sqlite" else engine
+    reader = make_engine(settings.database_url, readonly=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

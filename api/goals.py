@@ -587,6 +587,9 @@ def _tune(conn: Connection) -> None:
 
 def _on_own_connection(engine: Engine, query: Callable[[Connection], Any]) -> Any:
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # The service's reader engine runs in autocommit; SET LOCAL needs a transaction.
+            conn.execution_options(isolation_level="READ COMMITTED")
         _tune(conn)
         if conn.dialect.name == "postgresql":
             # The five queries already keep the cores busy: parallel workers on top only contend.

@@ -23,6 +23,7 @@ from ..models import Case, CaseEvent, utcnow
 from ..schemas import CaseCreate, CaseOut, EventOut, FactsUpdate, Transfer
 from ..store import (
     audit,
+    case_and_log,
     case_for,
     checked_facts,
     current_process,
@@ -223,9 +224,8 @@ def next_steps(
     writer: Writer,
     on: Annotated[dt.date | None, Query(alias="today", description="Decide as of this date (default: today).")] = None,
 ) -> Decision:
-    case = case_for(session, principal, case_id, "next_steps", writer=writer)
+    case, events = case_and_log(session, principal, case_id, "next_steps", writer)
     compiled = process_version(request, session, case.process_version)
-    events = log_of(session, case.id)
     session.close()  # end the read before deciding: no transaction held open while computing
     result = decision(compiled, state_of(case, events, on or today(request)))
     writer.write(principal, "next_steps", case.id)
