@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .compile import CompiledProcess
+from .compile import CompiledProcess, loop_edges
 from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier
 from .schema import STEP_OPENED, Step
 
@@ -511,20 +511,7 @@ def _back_edges(graph: nx.DiGraph, start: str, model: _Model) -> Iterator[tuple[
     """Flows that close a loop, found depth first from the start in flow order."""
     target_of = {f.id: f.target for f in model.flows}
     successors = {node: [target_of[f] for f in model.nodes[node].outgoing] for node in graph}
-    on_path, done = {start}, {start}
-    stack = [(start, iter(successors[start]))]
-    while stack:
-        node, following = stack[-1]
-        target = next(following, None)
-        if target is None:
-            stack.pop()
-            on_path.discard(node)
-        elif target in on_path:
-            yield node, target
-        elif target not in done:
-            done.add(target)
-            on_path.add(target)
-            stack.append((target, iter(successors[target])))
+    yield from loop_edges(successors, start)
 
 
 __all__ = ["bpmn_process_id", "export_bpmn", "python_condition"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -59,6 +60,29 @@ class CompiledProcess:
             edges = sorted(self.graph.out_edges(step_id, data=True), key=lambda e: e[2]["order"])
             table[step_id] = [(target, data["transition"], data["condition"]) for _, target, data in edges]
         return table
+
+
+def loop_edges(successors: Mapping[str, Sequence[str]], start: str) -> list[tuple[str, str]]:
+    """Edges that close a loop: to a node on the current path of a depth-first walk from
+    ``start``, successors taken in the order given (so the result is stable)."""
+    if start not in successors:
+        return []
+    loops: list[tuple[str, str]] = []
+    on_path, done = {start}, {start}
+    stack = [(start, iter(successors[start]))]
+    while stack:
+        node, following = stack[-1]
+        target = next(following, None)
+        if target is None:
+            stack.pop()
+            on_path.discard(node)
+        elif target in on_path:
+            loops.append((node, target))
+        elif target not in done:
+            done.add(target)
+            on_path.add(target)
+            stack.append((target, iter(successors[target])))
+    return loops
 
 
 def process_version(process: EffectiveProcess) -> str:

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .cache import LruCache
 from .case import CaseState, CompletedStep, FactsError, fact_normalizer
-from .compile import CompiledProcess
+from .compile import CompiledProcess, loop_edges
 from .conditions import Otherwise, lookup
 from .facts import CHILDREN
 from .rules import DurableMatcher, Hit, Matcher, transition_rule
@@ -399,25 +399,8 @@ class _Facts:
 
 def back_edges(compiled: CompiledProcess) -> set[tuple[str, str]]:
     """Edges that loop back (to a step on the current path of a depth-first walk from the start)."""
-    graph, start = compiled.graph, compiled.process.start
-    back: set[tuple[str, str]] = set()
-    if start not in graph:
-        return back
-    on_path, done = {start}, {start}
-    stack = [(start, iter([t for t, _, _ in compiled.outgoing(start)]))]
-    while stack:
-        node, successors = stack[-1]
-        target = next(successors, None)
-        if target is None:
-            stack.pop()
-            on_path.discard(node)
-        elif target in on_path:
-            back.add((node, target))
-        elif target not in done:
-            done.add(target)
-            on_path.add(target)
-            stack.append((target, iter([t for t, _, _ in compiled.outgoing(target)])))
-    return back
+    successors = {step: [t for t, _, _ in compiled.outgoing(step)] for step in compiled.graph}
+    return set(loop_edges(successors, compiled.process.start))
 
 
 def join_feeders(compiled: CompiledProcess, join: str) -> frozenset[str]:
