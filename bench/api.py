@@ -24,13 +24,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from databases import on_each_database  # noqa: E402
 
 from tests.postgres import PostgresServer  # noqa: E402
 from tests.service import ServerProcess, copy_processes, fresh_database, settings_for  # noqa: E402
@@ -127,12 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.only != "postgresql":
-            run("sqlite", None, args, Path(tmp))
-        if args.only != "sqlite":
-            with PostgresServer() as postgres:
-                run("postgresql", postgres, args, Path(tmp))
+    on_each_database(run, args)
 
 
 if __name__ == "__main__":

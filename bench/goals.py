@@ -37,7 +37,6 @@ import random
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -50,6 +49,8 @@ from sqlalchemy.engine import Engine, make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from databases import on_each_database  # noqa: E402
 
 from api.db import make_engine, migrate  # noqa: E402
 from api.demo_data import DEFAULT, PROFILES, case_story, make_children  # noqa: E402
@@ -290,12 +291,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.only != "postgresql":
-            run("sqlite", None, args, Path(tmp))
-        if args.only != "sqlite":
-            with PostgresServer() as postgres:
-                run("postgresql", postgres, args, Path(tmp))
+    on_each_database(run, args)
 
 
 if __name__ == "__main__":
