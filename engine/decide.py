@@ -27,12 +27,16 @@ What is kept between calls, per process version (``CompiledProcess.derived``),
 none of which changes a result: the tables built from the process (routes with
 their reasons, join feeders, a planned fact normalizer, each step's part of the
 documents); per set of hits and number of children, where each step instance
-leads (a routing); and, bounded, the games played: the tokens a case history
-leaves under its routings.  Caseworkers ask about a case many times between
-events, and the hits depend only on the facts, so asking again costs the
-normalizing, a cache lookup and building the Decision; the day (due dates,
-overdue) and the date facts are read anew each time.  Units, deadlines and
-reasons are frozen and shared between decisions of one process version.
+leads (a routing); and, bounded and per matcher, the outline of the decision
+for a case: the game played and its open steps in order, keyed by the facts,
+the history, the opening and the completed steps.  Caseworkers ask about a case
+many times between events, so asking again costs normalizing the facts (which
+gives their key), a lookup and filling in the outline; the day (overdue) and
+due dates counted from date facts are read anew each time.  A matcher that
+keeps nothing (the oracle, durable-rules with its cache off) is asked on every
+call, and no outline is kept for it.  Units, deadlines and reasons are frozen
+and shared between decisions of one process version; everything else a caller
+gets is its own.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
-from collections.abc import Callable, Mapping
+import threading
+import weakref
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -49,14 +55,12 @@ import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
 from .cache import LruCache
-from .case import CaseState, CompletedStep, FactsError, fact_normalizer
+from .case import CaseState, CompletedStep, FactsError, keyed_normalizer
 from .compile import CompiledProcess, loop_edges
 from .conditions import Otherwise, lookup
 from .facts import CHILDREN
 from .rules import DurableMatcher, Hit, Matcher, transition_rule
 from .schema import STEP_OPENED, Contact, parse_duration
-
-MatchFn = Callable[[CompiledProcess, Mapping[str, Any]], AbstractSet[Hit]]
 
 
 class UnitRef(BaseModel):
@@ -170,38 +174,41 @@ def default_matcher() -> DurableMatcher:
 
 def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None = None) -> Decision:
     plan = _plan(compiled)
-    match = (matcher or default_matcher()).match
-    facts = plan.normalize(state.facts)
+    matcher = matcher or default_matcher()
+    facts, facts_key = plan.read(state.facts)
+    history = [(entry.on, *plan.read(entry.facts)) for entry in state.history]
+    games = plan.games(matcher)
+    if games is None:
+        outline = _outline(plan, state, _play(plan, matcher, state, facts, facts_key, history))
+    else:
+        # Caseworkers ask again about a case that has not moved: the same facts, history and
+        # completed steps play the same game.  What depends on the day and on date facts is
+        # filled in anew (_render).
+        completed = tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed])
+        key = (facts_key, state.opened, completed, tuple([(on, k) for on, _, k in history]))
+        outline = games.get(key) or games.put(key, _outline(plan, state, _play(plan, matcher, state, facts, facts_key, history)))
+    return _render(outline, facts, state.today)
+
+
+History = list[tuple[dt.date, dict[str, Any], tuple[Any, ...]]]  # (from, normalized facts, their key)
+
+
+def _play(
+    plan: _Plan, matcher: Matcher, state: CaseState, facts: dict[str, Any], facts_key: tuple[Any, ...], history: History
+) -> _Played:
+    """Matches the facts (each distinct set once: histories repeat facts, an entry per event,
+    most changing nothing) and plays the game under their routings."""
+    match, compiled = matcher.match, plan.compiled
     children = len(facts.get(CHILDREN) or ())
     now = _Facts(facts, plan.routing(match(compiled, facts), children))
-    earlier = _earlier(compiled, plan, match, state, now, children)
-    # Caseworkers ask again about a case that has not moved: under the same routings, the same
-    # history plays the same game.  What depends on the day and on date facts is redone (_Render).
-    key = _game_key(state, now, earlier)
-    played = plan.games.get(key) or plan.games.put(key, _Game(plan, state, now, earlier, children).played())
-    return _Render(plan, state, facts, played).decision()
-
-
-def _earlier(
-    compiled: CompiledProcess, plan: _Plan, match: MatchFn, state: CaseState, now: _Facts, children: int
-) -> list[tuple[dt.date, _Facts]]:
-    """The history's facts, each matched once: histories repeat facts (an entry per event, most changing nothing)."""
-    seen = [now]
+    seen = {facts_key: now}
     earlier: list[tuple[dt.date, _Facts]] = []
-    for entry in state.history:
-        then = plan.normalize(entry.facts)
-        snapshot = next((s for s in seen if s.values == then), None)
+    for on, then, key in history:
+        snapshot = seen.get(key)
         if snapshot is None:
-            snapshot = _Facts(then, plan.routing(match(compiled, then), children))
-            seen.append(snapshot)
-        earlier.append((entry.on, snapshot))
-    return earlier
-
-
-def _game_key(state: CaseState, now: _Facts, earlier: list[tuple[dt.date, _Facts]]) -> tuple[Any, ...]:
-    """Everything the token game reads: the routings with their dates, the opening and the completed steps."""
-    completed = tuple([(d.step, d.child, d.on, d.facts_from) for d in state.completed])
-    return (now.routing.key, state.opened, completed, *[(on, snapshot.routing.key) for on, snapshot in earlier])
+            snapshot = seen[key] = _Facts(then, plan.routing(match(compiled, then), children))
+        earlier.append((on, snapshot))
+    return _Game(plan, state, now, earlier, children).played()
 
 
 @dataclass(frozen=True)
@@ -279,7 +286,7 @@ class _Plan:
     def __init__(self, compiled: CompiledProcess, routings: int = 512, games: int = 1024) -> None:
         p = compiled.process
         self.compiled = compiled
-        self.normalize = fact_normalizer(p.facts)
+        self.read = keyed_normalizer(p.facts)
         self.start_reason = Reason(rule="start", condition=None, source=str(compiled.source.at(("start",))), origin="central")
         self.order = {step_id: n for n, step_id in enumerate(p.steps)}
         self.guarantees = [step_id for step_id, step in p.steps.items() if step.guaranteed and step.intervention is not None]
@@ -287,8 +294,11 @@ class _Plan:
         self.district = compiled.district
         self.views: dict[type, dict[str, _View]] = {NextStep: {}, PendingGuarantee: {}}
         self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
-        # Games played, by routings and case history: a few KB each.
-        self.games: LruCache[tuple[Any, ...], _Played] = LruCache(games)
+        # Games played, per matcher (what one matcher said is not taken for another's answer)
+        # and by facts and case history: a few KB each.
+        self._games: weakref.WeakKeyDictionary[Matcher, LruCache[tuple[Any, ...], _Outline]] = weakref.WeakKeyDictionary()
+        self._games_size = games
+        self._lock = threading.Lock()
 
     def _step(self, step_id: str) -> _StepPlan:
         steps = self.compiled.process.steps
@@ -311,6 +321,17 @@ class _Plan:
             source=str(pos),
             origin=origin,
         )
+
+    def games(self, matcher: Matcher) -> LruCache[tuple[Any, ...], _Outline] | None:
+        """The games kept for ``matcher``; None for a matcher that keeps no results (the oracle,
+        or durable-rules with its cache off), which is then asked on every call."""
+        if not matcher.keeps_results:
+            return None
+        games = self._games.get(matcher)
+        if games is None:
+            with self._lock:
+                games = self._games.setdefault(matcher, LruCache(self._games_size))
+        return games
 
     def routing(self, hits: AbstractSet[Hit], children: int) -> _Routing:
         key = (hits if isinstance(hits, frozenset) else frozenset(hits), children)
@@ -566,69 +587,112 @@ class _Game:
         return [(step_id, via[step_id]) for step_id in self.plan.guarantees if step_id in via and step_id not in busy]
 
 
-class _Render:
-    """The Decision document for a played game, with the facts and the date of this decision."""
+@dataclass(frozen=True)
+class _Row:
+    """An open step instance as every decision on its game shows it, less the day and date facts."""
 
-    def __init__(self, plan: _Plan, state: CaseState, facts: Mapping[str, Any], played: _Played) -> None:
-        self.plan = plan
-        self.p = plan.compiled.process
-        self.state = state
-        self.facts = facts
-        self.played = played
+    values: dict[str, Any]  # the NextStep's fields; the lists below are copied in per decision
+    waiting_for: list[str]
+    contacts: list[Contact]
+    reasons: list[Reason]
+    within: str | None  # the deadline, where its event is a date fact, read per decision
+    fact: tuple[str, ...] | None  # that fact's path
 
-    def decision(self) -> Decision:
-        played = self.played
-        next_steps: list[NextStep] = []
-        waiting: list[NextStep] = []
-        for inst, blockers, opened_on, reasons in played.open:
-            (waiting if blockers else next_steps).append(self.next_step(inst, blockers.copy(), opened_on, list(reasons)))
-        order = self.plan.order
-        key = lambda s: (order[s.step], -1 if s.child is None else s.child)  # noqa: E731
-        closed = played.closed_by is not None
-        reason = self.p.steps[played.closed_by].closure_reason if played.closed_by else None
-        return _built(
-            Decision,
-            {
-                "district": self.plan.district,
-                "process_version": self.plan.compiled.version,
-                "today": self.state.today,
-                "closed": closed,
-                "closure_reason": reason,
-                "closure_label": self.p.closure_reasons.get(reason) if reason else None,
-                "next_steps": [] if closed else sorted(next_steps, key=key),
-                "waiting": [] if closed else sorted(waiting, key=key),
-                "pending_guarantees": [self.guarantee(step_id, reason) for step_id, reason in played.guarantees],
-            },
-        )
 
-    def next_step(self, inst: Instance, blockers: list[str], opened_on: dt.date, reasons: list[Reason]) -> NextStep:
-        step_id, child = inst
-        view = self.plan.views[NextStep].get(step_id) or self.plan.view(NextStep, step_id)
-        values = view.fields.copy()  # unit and deadline are in already: shared, frozen
-        values["child"] = child
-        values["opened_on"] = opened_on
-        if view.deadline is not None:
-            start = opened_on if view.event == STEP_OPENED else self.event_date(view.event, child)
-            due = values["due"] = add_duration(start, view.deadline.within) if start else None
-            values["overdue"] = due is not None and self.state.today > due
-        values["waiting_for"] = blockers
-        values["contacts"] = view.contacts.copy()
-        values["reasons"] = reasons
-        return _built(NextStep, values)
+@dataclass(frozen=True)
+class _Outline:
+    """A decision on one played game, worked out once and kept with the game: what depends
+    on the day (overdue) and on date facts (due dates counted from them) is filled in by
+    ``_render`` on every call, and everything a caller could change is copied."""
 
-    def event_date(self, event_id: str | None, child: int | None) -> dt.date | None:
-        event = self.p.events[event_id or ""]
-        if event.fact is not None:
-            value = lookup(self.facts, tuple(event.fact.split(".")))
-            return value if isinstance(value, dt.date) else None
-        if event.step is not None:
-            tokens = self.played.tokens.items()
-            dates = [d for (s, c), t in tokens if s == event.step and c in (child, None) for d in t[DONE]]
-            return max(dates) if dates else None
-        return self.state.opened
+    values: dict[str, Any]  # the Decision's fields that do not change
+    next_steps: list[_Row]
+    waiting: list[_Row]
+    guarantees: list[tuple[dict[str, Any], Reason]]  # PendingGuarantee fields, the reason
 
-    def guarantee(self, step_id: str, reason: Reason) -> PendingGuarantee:
-        view = self.plan.views[PendingGuarantee].get(step_id) or self.plan.view(PendingGuarantee, step_id)
-        values = view.fields.copy()
-        values["reasons"] = [reason]
-        return _built(PendingGuarantee, values)
+
+def _outline(plan: _Plan, state: CaseState, played: _Played) -> _Outline:
+    p = plan.compiled.process
+    closing = p.steps[played.closed_by] if played.closed_by else None
+    reason = closing.closure_reason if closing else None
+    values = {  # in field order, as validation would build them; None: filled in per decision
+        "district": plan.district,
+        "process_version": plan.compiled.version,
+        "today": None,
+        "closed": closing is not None,
+        "closure_reason": reason,
+        "closure_label": p.closure_reasons.get(reason) if reason else None,
+        "next_steps": None,
+        "waiting": None,
+        "pending_guarantees": None,
+    }
+    rows: list[tuple[tuple[int, int], bool, _Row]] = []
+    for inst, blockers, opened_on, reasons in [] if closing else played.open:
+        row = _row(plan, state, played, inst, blockers, opened_on, reasons)
+        rows.append(((plan.order[inst[0]], -1 if inst[1] is None else inst[1]), bool(blockers), row))
+    rows.sort(key=lambda item: item[0])
+    guarantees = [(plan.view(PendingGuarantee, step_id).fields, reason) for step_id, reason in played.guarantees]
+    return _Outline(values, [r for _, w, r in rows if not w], [r for _, w, r in rows if w], guarantees)
+
+
+def _row(
+    plan: _Plan,
+    state: CaseState,
+    played: _Played,
+    inst: Instance,
+    blockers: list[str],
+    opened_on: dt.date,
+    reasons: tuple[Reason, ...],
+) -> _Row:
+    step_id, child = inst
+    view = plan.view(NextStep, step_id)
+    values = view.fields.copy()  # unit and deadline are in already: shared, frozen
+    values["child"] = child
+    values["opened_on"] = opened_on
+    within = fact = None
+    if view.deadline is not None:
+        event = None if view.event == STEP_OPENED else plan.compiled.process.events[view.event or ""]
+        if event is not None and event.fact is not None:
+            within, fact = view.deadline.within, tuple(event.fact.split("."))
+        else:
+            start = opened_on if event is None else _event_date(state, played, event.step, child)
+            values["due"] = add_duration(start, view.deadline.within) if start else None
+    return _Row(values, blockers, view.contacts, list(reasons), within, fact)
+
+
+def _event_date(state: CaseState, played: _Played, step: str | None, child: int | None) -> dt.date | None:
+    """When a deadline's event happened: the last completion of its step (for this child or
+    the whole case), or the case's opening."""
+    if step is None:
+        return state.opened
+    dates = [d for (s, c), t in played.tokens.items() if s == step and c in (child, None) for d in t[DONE]]
+    return max(dates) if dates else None
+
+
+def _render(outline: _Outline, facts: Mapping[str, Any], today: dt.date) -> Decision:
+    """The Decision document for a game's outline, with the facts and the date of this decision."""
+    values = outline.values.copy()
+    values["today"] = today
+    values["next_steps"] = [_next_step(row, facts, today) for row in outline.next_steps]
+    values["waiting"] = [_next_step(row, facts, today) for row in outline.waiting]
+    values["pending_guarantees"] = [_guarantee(fields, reason) for fields, reason in outline.guarantees]
+    return _built(Decision, values)
+
+
+def _next_step(row: _Row, facts: Mapping[str, Any], today: dt.date) -> NextStep:
+    values = row.values.copy()
+    if row.fact is not None:
+        start = lookup(facts, row.fact)
+        values["due"] = add_duration(start, row.within or "") if isinstance(start, dt.date) else None
+    due = values["due"]
+    values["overdue"] = due is not None and today > due
+    values["waiting_for"] = row.waiting_for.copy()
+    values["contacts"] = row.contacts.copy()
+    values["reasons"] = row.reasons.copy()
+    return _built(NextStep, values)
+
+
+def _guarantee(fields: dict[str, Any], reason: Reason) -> PendingGuarantee:
+    values = fields.copy()
+    values["reasons"] = [reason]
+    return _built(PendingGuarantee, values)

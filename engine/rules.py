@@ -84,11 +84,17 @@ def rules_of(compiled: CompiledProcess) -> list[Rule]:
 
 
 class Matcher(Protocol):
+    # Whether the matcher keeps results between calls; decide() then keeps the games it
+    # played for it too, and a matcher that keeps nothing is asked on every call.
+    keeps_results: bool
+
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> AbstractSet[Hit]: ...
 
 
 class PythonMatcher:
     """The plain-Python evaluator: the oracle."""
+
+    keeps_results = False  # the oracle works out every call
 
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
         rules: list[Rule] | None = compiled.derived.get("rules")
@@ -365,6 +371,7 @@ class DurableMatcher:
         self._max_versions = max_versions
         self._sid = itertools.count(1)
         self._hits: LruCache[tuple[str, Hashable], frozenset[Hit]] = LruCache(cache_size)
+        self.keeps_results = cache_size > 0
 
     def _ruleset(self, compiled: CompiledProcess) -> tuple[CompiledRules, dict[str, str | None]]:
         key = f"{compiled.name}:{compiled.version}"

@@ -314,3 +314,44 @@ def test_asking_again_gives_an_equal_decision_that_shares_nothing_a_caller_can_c
     assert [n.overdue for n in later.next_steps] == [True, False] != [n.overdue for n in again.next_steps]  # the day is not kept
     moved = decide(flow, state({**facts, "placement_start": "2025-05-30"}, ["intake", "risk"], today=dt.date(2025, 6, 1)))
     assert moved.next_steps[0].due == dt.date(2025, 6, 6)  # nor are date facts, which the conditions do not read
+
+
+class CountingMatcher(PythonMatcher):
+    """The oracle, counting what it is asked, and saying it keeps its results (so decide() keeps its games)."""
+
+    keeps_results = True
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def match(self, compiled: CompiledProcess, facts: Any) -> set[tuple[str, int | None]]:
+        self.asked += 1
+        return super().match(compiled, facts)
+
+
+def test_a_case_asked_about_again_is_not_played_again_until_it_moves(flow: CompiledProcess) -> None:
+    facts = {"needs": ["housing"], "risk_level": "high"}
+    one, other = CountingMatcher(), CountingMatcher()
+    first = decide(flow, state(facts, ["intake"]), one)
+    assert one.asked == 1
+    # Asked again with a state built anew, as the service builds it from the database: kept.
+    again = decide(flow, CaseState.model_validate(state(facts, ["intake"]).model_dump()), one)
+    assert again == first and one.asked == 1
+    assert decide(flow, state(facts, ["intake"]), other) == first and other.asked == 1  # each matcher its own games
+    # Anything the game reads moves the case: the facts, the completed steps, the opening, the history.
+    decide(flow, state({**facts, "risk_level": "low"}, ["intake"]), one)
+    decide(flow, state(facts, ["intake", "risk"]), one)
+    decide(flow, state(facts, ["intake"]).model_copy(update={"opened": OPENED - dt.timedelta(days=1)}), one)
+    decide(
+        flow, CaseState.model_validate({**state(facts, ["intake"]).model_dump(), "history": [{"on": OPENED, "facts": {}}]}), one
+    )
+    assert one.asked == 1 + 1 + 1 + 1 + 2  # the last: the current facts and the history's
+    # The day and date facts are not part of the game.
+    decide(flow, state(facts, ["intake"], today=OPENED + dt.timedelta(days=40)), one)
+    decide(flow, state({**facts, "placement_start": "2025-02-03"}, ["intake"]), one)
+    assert one.asked == 7  # the date fact is a new set of facts to match, but the day is not
+    uncached = CountingMatcher()
+    uncached.keeps_results = False  # like the oracle, or durable-rules with its cache off: asked every time
+    for _ in range(2):
+        decide(flow, state(facts, ["intake"]), uncached)
+    assert uncached.asked == 2
