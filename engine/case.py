@@ -80,33 +80,21 @@ def normalize_facts(vocabulary: Mapping[str, FactSpec], raw: Mapping[str, Any]) 
 
 
 Normalizer = Callable[[Any], dict[str, Any]]
-KeyedNormalizer = Callable[[Any], tuple[dict[str, Any], tuple[Any, ...]]]
 
 
 def fact_normalizer(vocabulary: Mapping[str, FactSpec]) -> Normalizer:
-    """``normalize_facts`` for one vocabulary, planned once: deciding normalizes on every call."""
-    read = keyed_normalizer(vocabulary)
-    return lambda raw: read(raw)[0]
-
-
-def keyed_normalizer(vocabulary: Mapping[str, FactSpec]) -> KeyedNormalizer:
-    """``normalize_facts`` for one vocabulary, planned once, that also returns a key of the facts.
-
-    The key is hashable and equal exactly when the normalized facts are equal: it holds their
-    values in the vocabulary's order (nested objects and lists as tuples), and normalized
-    facts give each fact one type, so ``True == 1`` cannot mix up two facts' values.
+    """``normalize_facts`` for one vocabulary, planned once: deciding normalizes on every call.
 
     The plan handles the shapes clients send (JSON types, dates as text or dates); anything
     else, and every error, goes to ``normalize_facts`` so results and messages are the same.
     """
     read = _Plan().reader(vocabulary)
 
-    def normalize(raw: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    def normalize(raw: Any) -> dict[str, Any]:
         try:
             return read(raw)
         except (_Unusual, TypeError, ValueError):
-            # Normalized facts are of the shapes the plan reads, so reading them gives the key.
-            return read(normalize_facts(vocabulary, raw))
+            return normalize_facts(vocabulary, raw)
 
     return normalize
 
@@ -119,8 +107,8 @@ class _Plan:
     """Writes a vocabulary's normalizer as straight-line Python, one function per object shape.
 
     With a function per fact, the calls cost more than the checks; written out, a case's
-    facts are checked (and their key made) in a few µs.  Fact names are ids
-    (``[a-z][a-z0-9_]*``), so they can be written into the source as they are.
+    facts are checked in a few µs.  Fact names are ids (``[a-z][a-z0-9_]*``), so they
+    can be written into the source as they are.
     """
 
     def __init__(self) -> None:
@@ -135,17 +123,14 @@ class _Plan:
             "EMPTY": frozenset(),
         }
 
-    def reader(self, fields: Mapping[str, FactSpec]) -> KeyedNormalizer:
+    def reader(self, fields: Mapping[str, FactSpec]) -> Normalizer:
         name = self.function(fields)
         exec(compile("\n".join(self.lines), "<fact normalizer>", "exec"), self.env)
-        read: KeyedNormalizer = self.env[name]
+        read: Normalizer = self.env[name]
         return read
 
     def function(self, fields: Mapping[str, FactSpec]) -> str:
-        """Writes the reader of one object shape (nested ones first) and returns its name.
-
-        The reader returns ``(facts, key)``: ``v{i}`` is a fact's value, ``k{i}`` its part of
-        the key where that is not the value itself (objects and lists)."""
+        """Writes the reader of one object shape (nested ones first) and returns its name."""
         n = len(self.env)
         names, name = f"names_{n}", f"read_{n}"
         self.env[names] = frozenset(fields)
@@ -155,18 +140,14 @@ class _Plan:
             "        raise _Unusual",
             "    get = raw.get",
         ]
-        keys = []
         for i, (fact, spec) in enumerate(fields.items()):
-            body += [f"    v{i} = get({fact!r})", *self.check(f"v{i}", f"k{i}", spec)]
-            keys.append(f"k{i}" if spec.type in ("object", "list") else f"v{i}")
-        values = ", ".join(f"{fact!r}: v{i}" for i, fact in enumerate(fields))
-        body.append(f"    return {{{values}}}, ({', '.join(keys)}{',' if len(keys) == 1 else ''})")
+            body += [f"    v{i} = get({fact!r})", *self.check(f"v{i}", spec)]
+        body.append("    return {" + ", ".join(f"{fact!r}: v{i}" for i, fact in enumerate(fields)) + "}")
         self.lines += body
         return name
 
-    def check(self, v: str, k: str, spec: FactSpec) -> list[str]:
-        """Lines that leave the normalized value in ``v`` (and an object's or list's key in
-        ``k``), or raise _Unusual."""
+    def check(self, v: str, spec: FactSpec) -> list[str]:
+        """Lines that leave the normalized value in ``v``, or raise _Unusual."""
         kind = spec.type
         if kind == "boolean":
             return [f"    if {v} is None:", f"        {v} = False", f"    elif type({v}) is not bool:", "        raise _Unusual"]
@@ -197,13 +178,12 @@ class _Plan:
             ]
         read = self.function(spec.fields or {})
         if kind == "object":  # a missing object still has its fields' defaults
-            return [f"    {v}, {k} = {read}({{}} if {v} is None else {v})"]
+            return [f"    {v} = {read}({{}} if {v} is None else {v})"]
         return [
             f"    if {v} is None:",
-            f"        {v}, {k} = [], ()",
+            f"        {v} = []",
             f"    elif type({v}) is list:",
-            f"        items = [{read}(item) for item in {v}]",
-            f"        {v}, {k} = [item[0] for item in items], tuple([item[1] for item in items])",
+            f"        {v} = [{read}(item) for item in {v}]",
             "    else:",
             "        raise _Unusual",
         ]

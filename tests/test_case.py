@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from engine import build
-from engine.case import FactsError, fact_normalizer, keyed_normalizer, normalize_facts
+from engine.case import FactsError, fact_normalizer, normalize_facts
 
 from .conftest import ROOT
 from .strategies import facts_of
@@ -48,24 +48,3 @@ def test_unusual_and_wrong_facts_get_the_same_result_or_error(raw: Any) -> None:
         assert planned.value.problems == error.problems
     else:
         assert NORMALIZE(raw) == expected
-
-
-KEYED = keyed_normalizer(VOCABULARY)
-
-
-@settings(max_examples=300, deadline=None)
-@given(facts_of(VOCABULARY), facts_of(VOCABULARY))
-def test_the_key_is_equal_exactly_when_the_normalized_facts_are(one: dict[str, Any], other: dict[str, Any]) -> None:
-    (facts, key), (other_facts, other_key) = KEYED(one), KEYED(other)
-    assert facts == normalize_facts(VOCABULARY, one)
-    assert (key == other_key) == (facts == other_facts)
-    assert KEYED(facts) == (facts, key)  # normalized facts read again: the same facts, the same key
-    hash(key)
-
-
-def test_facts_left_to_normalize_facts_get_the_key_the_plan_gives() -> None:
-    usual = {"age": 40, "needs": ["housing"], "children": [{"age": 3}], "report_received": "2025-03-03"}
-    unusual = {"age": 40, "needs": ("housing",), "children": [{"age": 3}], "report_received": dt.datetime(2025, 3, 3, 9)}
-    assert KEYED(unusual) == KEYED(usual)
-    assert KEYED({"age": 40})[1] != KEYED({"age": 40, "honour_related": True})[1]
-    assert KEYED({"honour_related": True})[1] != KEYED({"age": 1})[1]  # True == 1, but not as two facts' values

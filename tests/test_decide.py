@@ -355,3 +355,24 @@ def test_a_case_asked_about_again_is_not_played_again_until_it_moves(flow: Compi
     for _ in range(2):
         decide(flow, state(facts, ["intake"]), uncached)
     assert uncached.asked == 2
+
+
+def test_facts_equal_in_python_but_not_of_the_same_type_are_not_taken_for_each_other(flow: CompiledProcess) -> None:
+    counting = CountingMatcher()
+    decide(flow, state({"ended": True, "age": 40}, ["intake"]), counting)
+    with pytest.raises(FactsError) as error:  # True == 1 and 40 == 40.0, but these facts are wrong
+        decide(flow, state({"ended": 1, "age": 40}, ["intake"]), counting)
+    assert "facts.ended" in error.value.problems
+    with pytest.raises(FactsError):
+        decide(flow, state({"ended": True, "age": 40.0}, ["intake"]), counting)
+
+
+def test_facts_pickle_cannot_write_are_decided_every_time_and_not_kept(flow: CompiledProcess) -> None:
+    import types
+
+    counting = CountingMatcher()
+    child = types.MappingProxyType({"age": 4, "accompanying": True})  # a Mapping, as facts may be; not picklable
+    expected = decide(flow, state({"children": [{"age": 4, "accompanying": True}]}, ["intake"]), PythonMatcher())
+    for _ in range(2):
+        assert decide(flow, state({"children": [child]}, ["intake"]), counting) == expected
+    assert counting.asked == 2
