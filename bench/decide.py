@@ -3,22 +3,26 @@
 Prints, in one run:
   * decide() with durable-rules doing the matching (the product), decisions/s and p50/p99.
     Every case state comes back --rounds times, as caseworkers ask about a case again;
-    the matcher keeps the hits of recently matched facts and decide() the game it played
-    for a case history, so the first round (printed apart: the first ask of each case,
-    nothing kept) is slower than the others.  The next line is the same with the
-    matcher's cache off: every decision asks durable-rules;
+    the matcher keeps the hits of recently matched facts and decide() the outline of the
+    decision for a case state, so the first round (printed apart: the first ask of each
+    case, nothing kept) is slower than the others.  Once on cases without a facts history
+    (as the peer sees them), once on cases with one as the service builds it from a case's
+    log (the opening facts, and in two cases of five a change of facts).  The next line is
+    the same with the matcher's cache off: every decision asks durable-rules;
   * decide() with the plain-Python evaluator of the same compiled process (the floor);
   * SpiffWorkflow, the peer: the same process as BPMN (bench/bpmn_peer.py, whose
     docstring says where the comparison is not exact), replaying each case's completed
     steps; how often its open steps agree with decide()'s, and decide()'s speed-up over it;
   * the matching alone: durable-rules with and without the cache, plain Python;
-  * optionally (--threads N --per-thread M) N threads matching at once through one
-    durable-rules matcher, every result compared with the oracle's (the issue's bar is
-    8 x 100,000), once without the cache (durable-rules itself) and once with it;
-  * memory: resident set size before and after --memory decisions.
+  * optionally (--threads N --per-thread M) N threads calling decide() at once through
+    one durable-rules matcher, every Decision compared with the oracle's (the issue's bar
+    is 8 x 100,000), once with the matcher's cache off (durable-rules decides every call)
+    and once with it;
+  * memory: resident set size before and after --memory decisions, over --memory-states
+    cases (more than the matcher and decide() keep, so both evict as they go).
 
 Run: .venv/bin/python bench/decide.py [--states 300] [--rounds 5] [--peer-rounds 1]
-       [--threads 8 --per-thread 100000] [--memory 200000]
+       [--threads 8 --per-thread 100000] [--memory 1000000 --memory-states 3000]
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bpmn_peer import SpiffPeer  # noqa: E402
 from workload import case_states  # noqa: E402
 
-from engine import CompiledProcess, build  # noqa: E402
+from engine import CaseState, CompiledProcess, Decision, build  # noqa: E402
 from engine.case import normalize_facts  # noqa: E402
 from engine.decide import decide  # noqa: E402
 from engine.rules import DurableMatcher, PythonMatcher  # noqa: E402
@@ -73,24 +76,27 @@ def percentiles(samples: list[int]) -> tuple[float, float]:
 def threaded(
     matcher: DurableMatcher,
     compiled: CompiledProcess,
-    facts: list[dict[str, Any]],
-    expected: list[Any],
+    states: list[CaseState],
+    expected: list[Decision],
     threads: int,
     per_thread: int,
 ) -> tuple[int, int, float]:
-    """``threads`` threads share ``matcher``: ``(matchings done, wrong or lost, seconds)``."""
+    """``threads`` threads share ``matcher``: ``(decisions made, wrong or lost, seconds)``."""
     wrong, done = [0], [0]
     lock = threading.Lock()
 
     def work(seed: int) -> None:
-        bad = 0
+        bad = made = 0
         for k in range(per_thread):
-            i = (seed * 7919 + k) % len(facts)
-            if matcher.match(compiled, facts[i]) != expected[i]:
+            i = (seed * 7919 + k) % len(states)
+            try:
+                bad += decide(compiled, states[i], matcher) != expected[i]
+                made += 1
+            except Exception:  # a lost decision counts as wrong; the run goes on
                 bad += 1
         with lock:
             wrong[0] += bad
-            done[0] += per_thread
+            done[0] += made
 
     t0 = time.perf_counter()
     workers = [threading.Thread(target=work, args=(s,)) for s in range(threads)]
@@ -114,15 +120,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--per-thread", type=int, default=100_000)
     parser.add_argument("--memory", type=int, default=0, help="decisions to run while watching memory")
+    parser.add_argument("--memory-states", type=int, default=3000, help="cases those decisions cycle through")
     args = parser.parse_args()
 
     compiled = build([ROOT / "processes", ROOT / "local_overrides"]).districts[args.district].compiled
     assert compiled is not None
     states = case_states(compiled, args.states)
+    with_history = case_states(compiled, args.states, history=True)
     steps = sum(len(s.completed) for s in states)
+    entries = sum(len(s.history) for s in with_history)
     print(
         f"{args.district}: {len(compiled.process.steps)} steps, {len(states)} case states, "
-        f"{steps / len(states):.1f} completed steps each\n"
+        f"{steps / len(states):.1f} completed steps each; with history {entries / len(states):.1f} entries each\n"
     )
 
     durable, uncached, oracle = DurableMatcher(), DurableMatcher(cache_size=0), PythonMatcher()
@@ -131,6 +140,15 @@ def main() -> None:
     # Each decide() line starts from nothing kept: no tables, routings or games of this process version.
     compiled.derived.clear()
     ours = measure("decide(), durable-rules matching", lambda i: decide(compiled, states[i], durable), n, args.rounds, True)
+    compiled.derived.clear()
+    kept_history = DurableMatcher()
+    measure(
+        "decide(), the same, cases with a history",
+        lambda i: decide(compiled, with_history[i], kept_history),
+        n,
+        args.rounds,
+        True,
+    )
     compiled.derived.clear()
     measure("decide(), durable-rules, matcher cache off", lambda i: decide(compiled, states[i], uncached), n, args.rounds)
     compiled.derived.clear()
@@ -154,25 +172,30 @@ def main() -> None:
     measure("matching alone, plain Python", lambda i: oracle.match(compiled, facts[i]), n, args.rounds)
 
     if args.threads:
-        expected = [oracle.match(compiled, f) for f in facts]
+        mixed = states + with_history
+        expected = [decide(compiled, s, oracle) for s in mixed]
         print()
         matchers = [("durable-rules, cache off", DurableMatcher(cache_size=0)), ("durable-rules, cache", DurableMatcher())]
         for label, matcher in matchers:
-            done, wrong, wall = threaded(matcher, compiled, facts, expected, args.threads, args.per_thread)
+            compiled.derived.clear()
+            done, wrong, wall = threaded(matcher, compiled, mixed, expected, args.threads, args.per_thread)
             print(
-                f"{args.threads} threads x {args.per_thread} matchings ({label}): {done} done, {wrong} wrong or lost, "
-                f"{done / wall:.0f}/s"
+                f"{args.threads} threads x {args.per_thread} decisions ({label}): {done} made, "
+                f"{args.threads * args.per_thread - done} lost, {wrong} wrong or lost, {done / wall:.0f}/s"
             )
 
     if args.memory:
+        many = case_states(compiled, args.memory_states, seed=2, history=True)
+        compiled.derived.clear()
+        matcher = DurableMatcher()
         before = rss_mb()
         for k in range(args.memory):
-            decide(compiled, states[k % n], durable)
+            decide(compiled, many[k % len(many)], matcher)
             if k == args.memory // 10:
                 early = rss_mb()
         print(
             f"\nmax RSS: {before:.0f} MB before, {early:.0f} MB after {args.memory // 10}, "
-            f"{rss_mb():.0f} MB after {args.memory} decisions"
+            f"{rss_mb():.0f} MB after {args.memory} decisions over {len(many)} cases"
         )
 
 
