@@ -27,16 +27,15 @@ What is kept between calls, per process version (``CompiledProcess.derived``),
 none of which changes a result: the tables built from the process (routes with
 their reasons, join feeders, a planned fact normalizer, each step's part of the
 documents); per set of hits and number of children, where each step instance
-leads (a routing); and, bounded and per matcher, the outline of the decision
-for a case: the game played and its open steps in order, keyed by the facts,
-the history, the opening and the completed steps.  Caseworkers ask about a case
-many times between events, so asking again costs making the key (the facts
-pickled), a lookup and filling in the outline; the day (overdue) and due dates
-counted from date facts are read anew each time.  A matcher that
-keeps nothing (the oracle, durable-rules with its cache off) is asked on every
-call, and no outline is kept for it.  Units, deadlines and reasons are frozen
-and shared between decisions of one process version; everything else a caller
-gets is its own.
+leads (a routing); and, bounded and per matcher, the outline of the decision on
+a case state, keyed by its facts, history, opening and completed steps.
+Caseworkers ask about a case many times between events, so asking again costs
+making the key (the facts pickled), a lookup and filling in the day: whether
+each open step is overdue.  A matcher that keeps nothing (the oracle,
+durable-rules with its cache off) is asked on every call, and no outline is
+kept for it.  The NextSteps and PendingGuarantees of a decision are frozen
+(their lists are tuples) and shared between decisions, as are units, deadlines
+and reasons; the Decision and its lists are each caller's own.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import networkx as nx
@@ -92,6 +91,10 @@ class DeadlineInfo(BaseModel):
 
 
 class NextStep(BaseModel):
+    # Frozen, its lists tuples: one NextStep is shared by every decision that shows the step
+    # instance the same way (the same case state, overdue or not).
+    model_config = ConfigDict(frozen=True)
+
     step: str
     label: str
     phase: str
@@ -107,19 +110,21 @@ class NextStep(BaseModel):
     deadline: DeadlineInfo | None
     due: dt.date | None = Field(description="None when the deadline's event date is not known yet.")
     overdue: bool
-    waiting_for: list[str] = Field(default_factory=list, description="For a join: open steps it still waits for.")
+    waiting_for: tuple[str, ...] = Field(default=(), description="For a join: open steps it still waits for.")
     note: str | None = None
-    contacts: list[Contact] = Field(default_factory=list)
-    reasons: list[Reason]
+    contacts: tuple[Contact, ...] = ()
+    reasons: tuple[Reason, ...]
 
 
 class PendingGuarantee(BaseModel):
+    model_config = ConfigDict(frozen=True)  # shared, like NextStep
+
     step: str
     label: str
     intervention: str
     intervention_label: str
     unit: UnitRef | None
-    reasons: list[Reason]
+    reasons: tuple[Reason, ...]
 
 
 class Decision(BaseModel):
@@ -179,21 +184,20 @@ def default_matcher() -> DurableMatcher:
 def decide(compiled: CompiledProcess, state: CaseState, matcher: Matcher | None = None) -> Decision:
     plan = _plan(compiled)
     matcher = matcher or default_matcher()
-    games = plan.games(matcher)
-    key = _input_key(state) if games is not None else None
-    if key is not None and games is not None:
+    outlines = plan.outlines(matcher)
+    key = _input_key(state) if outlines is not None else None
+    if key is not None and outlines is not None:
         # Caseworkers ask again about a case that has not moved: the same facts, history and
-        # completed steps play the same game.  What depends on the day and on date facts is
-        # filled in anew (_render).
-        kept = games.get(key)
+        # completed steps give the same decision but for what depends on the day (_render).
+        kept = outlines.get(key)
         if kept is not None:
-            return _render(kept[0], kept[1], state.today)
+            return _render(kept, state.today)
     facts = plan.normalize(state.facts)
     history = [(entry.on, plan.normalize(entry.facts)) for entry in state.history]
-    outline = _outline(plan, state, _play(plan, matcher, state, facts, history))
-    if key is not None and games is not None:
-        games.put(key, (outline, facts))
-    return _render(outline, facts, state.today)
+    outline = _outline(plan, state, facts, _play(plan, matcher, state, facts, history))
+    if key is not None and outlines is not None:
+        outlines.put(key, outline)
+    return _render(outline, state.today)
 
 
 def _input_key(state: CaseState) -> tuple[Any, ...] | None:
@@ -257,7 +261,7 @@ class _View:
     fields: dict[str, Any]  # the model's fields in order; those of the case are filled per decision
     deadline: DeadlineInfo | None = None
     event: str | None = None
-    contacts: list[Contact] = field(default_factory=list)
+    contacts: tuple[Contact, ...] = ()
 
 
 class _Routing(dict[Instance, Successors]):
@@ -304,7 +308,7 @@ class _Routing(dict[Instance, Successors]):
 class _Plan:
     """What deciding needs of one process version, worked out once (``CompiledProcess.derived``)."""
 
-    def __init__(self, compiled: CompiledProcess, routings: int = 512, games: int = 1024) -> None:
+    def __init__(self, compiled: CompiledProcess, routings: int = 512, outlines: int = 1024) -> None:
         p = compiled.process
         self.compiled = compiled
         self.normalize = fact_normalizer(p.facts)
@@ -315,10 +319,10 @@ class _Plan:
         self.district = compiled.district
         self.views: dict[type, dict[str, _View]] = {NextStep: {}, PendingGuarantee: {}}
         self._routings: LruCache[tuple[AbstractSet[Hit], int], _Routing] = LruCache(routings)
-        # Games played, per matcher (what one matcher said is not taken for another's answer)
-        # and by facts and case history: a few KB each.
-        self._games: weakref.WeakKeyDictionary[Matcher, _Kept] = weakref.WeakKeyDictionary()
-        self._games_size = games
+        # Outlines of decisions, per matcher (what one matcher said is not taken for another's
+        # answer) and by case state: a few KB each.
+        self._outlines: weakref.WeakKeyDictionary[Matcher, _Kept] = weakref.WeakKeyDictionary()
+        self._outlines_size = outlines
         self._lock = threading.Lock()
 
     def _step(self, step_id: str) -> _StepPlan:
@@ -343,16 +347,16 @@ class _Plan:
             origin=origin,
         )
 
-    def games(self, matcher: Matcher) -> _Kept | None:
-        """The games kept for ``matcher``; None for a matcher that keeps no results (the oracle,
-        or durable-rules with its cache off), which is then asked on every call."""
+    def outlines(self, matcher: Matcher) -> _Kept | None:
+        """The outlines kept for ``matcher``; None for a matcher that keeps no results (the
+        oracle, or durable-rules with its cache off), which is then asked on every call."""
         if not matcher.keeps_results:
             return None
-        games = self._games.get(matcher)
-        if games is None:
+        kept = self._outlines.get(matcher)
+        if kept is None:
             with self._lock:
-                games = self._games.setdefault(matcher, LruCache(self._games_size))
-        return games
+                kept = self._outlines.setdefault(matcher, LruCache(self._outlines_size))
+        return kept
 
     def routing(self, hits: AbstractSet[Hit], children: int) -> _Routing:
         key = (hits if isinstance(hits, frozenset) else frozenset(hits), children)
@@ -400,7 +404,7 @@ class _Plan:
             "contacts": None,
             "reasons": None,
         }
-        contacts = [p.contacts[c] for c in p.step_contacts.get(step_id, [])]
+        contacts = tuple(p.contacts[c] for c in p.step_contacts.get(step_id, []))
         return _View(fields, deadline, event, contacts)
 
     def _guarantee_view(self, step_id: str) -> _View:
@@ -608,35 +612,42 @@ class _Game:
         return [(step_id, via[step_id]) for step_id in self.plan.guarantees if step_id in via and step_id not in busy]
 
 
-@dataclass(frozen=True)
 class _Row:
-    """An open step instance as every decision on its game shows it, less the day and date facts."""
+    """An open step instance as every decision on one case state shows it: only whether it is
+    overdue depends on the day, so its NextStep is built once for each answer."""
 
-    values: dict[str, Any]  # the NextStep's fields; the lists below are copied in per decision
-    waiting_for: list[str]
-    contacts: list[Contact]
-    reasons: list[Reason]
-    within: str | None  # the deadline, where its event is a date fact, read per decision
-    fact: tuple[str, ...] | None  # that fact's path
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values  # the NextStep's fields, all but overdue
+        self.due: dt.date | None = values["due"]
+        self.shown: dict[bool, NextStep] = {}  # overdue -> the NextStep
+
+    def on(self, today: dt.date) -> NextStep:
+        overdue = self.due is not None and today > self.due
+        found = self.shown.get(overdue)
+        if found is None:  # two threads may both build it: equal, and either will do
+            values = self.values.copy()
+            values["overdue"] = overdue
+            found = self.shown[overdue] = _built(NextStep, values)
+        return found
 
 
 @dataclass(frozen=True)
 class _Outline:
-    """A decision on one played game, worked out once and kept with the game: what depends
-    on the day (overdue) and on date facts (due dates counted from them) is filled in by
-    ``_render`` on every call, and everything a caller could change is copied."""
+    """The decision on one case state, worked out once and kept with it: what depends on the
+    day (overdue) is filled in by ``_render`` on every call.  Its NextSteps and
+    PendingGuarantees are frozen and shared; the Decision and its lists are each caller's own."""
 
     values: dict[str, Any]  # the Decision's fields that do not change
     next_steps: list[_Row]
     waiting: list[_Row]
-    guarantees: list[tuple[dict[str, Any], Reason]]  # PendingGuarantee fields, the reason
+    guarantees: list[PendingGuarantee]
 
 
-# Per case state: the outline of its decision and its normalized facts.
-_Kept = LruCache[tuple[Any, ...], tuple[_Outline, dict[str, Any]]]
+# Per case state: the outline of its decision.
+_Kept = LruCache[tuple[Any, ...], _Outline]
 
 
-def _outline(plan: _Plan, state: CaseState, played: _Played) -> _Outline:
+def _outline(plan: _Plan, state: CaseState, facts: Mapping[str, Any], played: _Played) -> _Outline:
     p = plan.compiled.process
     closing = p.steps[played.closed_by] if played.closed_by else None
     reason = closing.closure_reason if closing else None
@@ -653,16 +664,17 @@ def _outline(plan: _Plan, state: CaseState, played: _Played) -> _Outline:
     }
     rows: list[tuple[tuple[int, int], bool, _Row]] = []
     for inst, blockers, opened_on, reasons in [] if closing else played.open:
-        row = _row(plan, state, played, inst, blockers, opened_on, reasons)
+        row = _row(plan, state, facts, played, inst, blockers, opened_on, reasons)
         rows.append(((plan.order[inst[0]], -1 if inst[1] is None else inst[1]), bool(blockers), row))
     rows.sort(key=lambda item: item[0])
-    guarantees = [(plan.view(PendingGuarantee, step_id).fields, reason) for step_id, reason in played.guarantees]
+    guarantees = [_guarantee(plan, step_id, reason) for step_id, reason in played.guarantees]
     return _Outline(values, [r for _, w, r in rows if not w], [r for _, w, r in rows if w], guarantees)
 
 
 def _row(
     plan: _Plan,
     state: CaseState,
+    facts: Mapping[str, Any],
     played: _Played,
     inst: Instance,
     blockers: list[str],
@@ -674,50 +686,41 @@ def _row(
     values = view.fields.copy()  # unit and deadline are in already: shared, frozen
     values["child"] = child
     values["opened_on"] = opened_on
-    within = fact = None
     if view.deadline is not None:
-        event = None if view.event == STEP_OPENED else plan.compiled.process.events[view.event or ""]
-        if event is not None and event.fact is not None:
-            within, fact = view.deadline.within, tuple(event.fact.split("."))
-        else:
-            start = opened_on if event is None else _event_date(state, played, event.step, child)
-            values["due"] = add_duration(start, view.deadline.within) if start else None
-    return _Row(values, blockers, view.contacts, list(reasons), within, fact)
+        start = opened_on if view.event == STEP_OPENED else _event_date(plan, state, facts, played, view.event, child)
+        values["due"] = add_duration(start, view.deadline.within) if start else None
+    values["waiting_for"] = tuple(blockers)
+    values["contacts"] = view.contacts
+    values["reasons"] = reasons
+    return _Row(values)
 
 
-def _event_date(state: CaseState, played: _Played, step: str | None, child: int | None) -> dt.date | None:
-    """When a deadline's event happened: the last completion of its step (for this child or
-    the whole case), or the case's opening."""
-    if step is None:
-        return state.opened
-    dates = [d for (s, c), t in played.tokens.items() if s == step and c in (child, None) for d in t[DONE]]
-    return max(dates) if dates else None
+def _event_date(
+    plan: _Plan, state: CaseState, facts: Mapping[str, Any], played: _Played, event_id: str | None, child: int | None
+) -> dt.date | None:
+    """When a deadline's event happened: a date fact, the last completion of a step (for this
+    child or the whole case), or the case's opening."""
+    event = plan.compiled.process.events[event_id or ""]
+    if event.fact is not None:
+        value = lookup(facts, tuple(event.fact.split(".")))
+        return value if isinstance(value, dt.date) else None
+    if event.step is not None:
+        dates = [d for (s, c), t in played.tokens.items() if s == event.step and c in (child, None) for d in t[DONE]]
+        return max(dates) if dates else None
+    return state.opened
 
 
-def _render(outline: _Outline, facts: Mapping[str, Any], today: dt.date) -> Decision:
-    """The Decision document for a game's outline, with the facts and the date of this decision."""
+def _guarantee(plan: _Plan, step_id: str, reason: Reason) -> PendingGuarantee:
+    values = plan.view(PendingGuarantee, step_id).fields.copy()
+    values["reasons"] = (reason,)
+    return _built(PendingGuarantee, values)
+
+
+def _render(outline: _Outline, today: dt.date) -> Decision:
+    """The Decision document for an outline on the date of this decision."""
     values = outline.values.copy()
     values["today"] = today
-    values["next_steps"] = [_next_step(row, facts, today) for row in outline.next_steps]
-    values["waiting"] = [_next_step(row, facts, today) for row in outline.waiting]
-    values["pending_guarantees"] = [_guarantee(fields, reason) for fields, reason in outline.guarantees]
+    values["next_steps"] = [row.on(today) for row in outline.next_steps]
+    values["waiting"] = [row.on(today) for row in outline.waiting]
+    values["pending_guarantees"] = outline.guarantees.copy()
     return _built(Decision, values)
-
-
-def _next_step(row: _Row, facts: Mapping[str, Any], today: dt.date) -> NextStep:
-    values = row.values.copy()
-    if row.fact is not None:
-        start = lookup(facts, row.fact)
-        values["due"] = add_duration(start, row.within or "") if isinstance(start, dt.date) else None
-    due = values["due"]
-    values["overdue"] = due is not None and today > due
-    values["waiting_for"] = row.waiting_for.copy()
-    values["contacts"] = row.contacts.copy()
-    values["reasons"] = row.reasons.copy()
-    return _built(NextStep, values)
-
-
-def _guarantee(fields: dict[str, Any], reason: Reason) -> PendingGuarantee:
-    values = fields.copy()
-    values["reasons"] = [reason]
-    return _built(PendingGuarantee, values)

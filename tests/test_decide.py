@@ -155,7 +155,7 @@ def test_a_join_waits_while_another_branch_can_still_reach_it(flow: CompiledProc
     decision = decide(flow, state(facts, ["intake", "housing"]))
     assert [s.step for s in decision.next_steps] == ["risk"]
     (waiting,) = decision.waiting
-    assert (waiting.step, waiting.waiting_for) == ("advice", ["risk"])
+    assert (waiting.step, waiting.waiting_for) == ("advice", ("risk",))
     assert open_steps(flow, state({**facts, "risk_level": "low"}, ["intake", "housing", "risk"])) == ["advice"]
 
 
@@ -177,7 +177,7 @@ def test_per_child_steps_are_done_per_child(flow: CompiledProcess) -> None:
     done = ["intake", "risk", ("child_check", OPENED, 1)]
     decision = decide(flow, state(facts, done))
     assert [(s.step, s.child) for s in decision.next_steps] == [("child_check", 0)]
-    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("advice", ["child_check"])]
+    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("advice", ("child_check",))]
 
 
 def test_a_completed_closing_step_closes_the_case(flow: CompiledProcess) -> None:
@@ -256,7 +256,7 @@ def test_a_join_does_not_wait_for_a_branch_that_meets_it_only_through_another_jo
     decision = decide(loop, state(done=["a", "b"]))
     assert [s.step for s in decision.next_steps] == ["c", "j1"]
     decision = decide(loop, state(done=["a", "b", "j1"]))
-    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("j2", ["c"])]
+    assert [(s.step, s.waiting_for) for s in decision.waiting] == [("j2", ("c",))]
 
 
 def test_facts_learnt_later_do_not_reroute_a_step_already_done(flow: CompiledProcess) -> None:
@@ -294,26 +294,30 @@ def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProces
     assert Decision.model_validate_json(decision.model_dump_json()) == decision
 
 
-def test_asking_again_gives_an_equal_decision_that_shares_nothing_a_caller_can_change(flow: CompiledProcess) -> None:
-    """decide() keeps the game it played for a case history; what it hands out stays the caller's own."""
+def test_asking_again_gives_an_equal_decision_that_no_caller_can_change_for_another(flow: CompiledProcess) -> None:
+    """decide() keeps the outline of a decision; the Decision and its lists are the caller's own,
+    what they hold is frozen."""
     import pydantic
 
     facts = {"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}
     s = state(facts, ["intake", "risk"])
     first = decide(flow, s)
-    first.next_steps[0].reasons.clear()
-    first.next_steps[0].waiting_for.append("x")
-    first.pending_guarantees.clear()
+    first.next_steps.clear()
+    first.pending_guarantees.pop()
+    first.closed = True
     again = decide(flow, s)
     assert again == decide(flow, s, PythonMatcher()) != first
-    assert again.next_steps[0].reasons and not again.next_steps[0].waiting_for and again.pending_guarantees
-    deadline = next(n.deadline for n in again.next_steps if n.deadline)
-    with pytest.raises(pydantic.ValidationError):  # shared between decisions, like the reasons
-        deadline.within = "1d"
+    assert again.next_steps and again.pending_guarantees and not again.closed
+    shared = [again.next_steps[0], again.pending_guarantees[0], again.next_steps[0].reasons[0], again.next_steps[0].deadline]
+    for model in shared:
+        with pytest.raises(pydantic.ValidationError):
+            model.step = "x"  # type: ignore[union-attr]
+    assert isinstance(again.next_steps[0].reasons, tuple) and isinstance(again.next_steps[0].waiting_for, tuple)
     later = decide(flow, state(facts, ["intake", "risk"], today=dt.date(2025, 6, 1)))
     assert [n.overdue for n in later.next_steps] == [True, False] != [n.overdue for n in again.next_steps]  # the day is not kept
+    assert [n.overdue for n in decide(flow, s).next_steps] == [n.overdue for n in again.next_steps]
     moved = decide(flow, state({**facts, "placement_start": "2025-05-30"}, ["intake", "risk"], today=dt.date(2025, 6, 1)))
-    assert moved.next_steps[0].due == dt.date(2025, 6, 6)  # nor are date facts, which the conditions do not read
+    assert moved.next_steps[0].due == dt.date(2025, 6, 6)  # a date fact the conditions do not read still moves the due date
 
 
 class CountingMatcher(PythonMatcher):
