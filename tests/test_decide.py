@@ -380,3 +380,38 @@ def test_facts_pickle_cannot_write_are_decided_every_time_and_not_kept(flow: Com
     for _ in range(2):
         assert decide(flow, state({"children": [child]}, ["intake"]), counting) == expected
     assert counting.asked == 2
+
+
+def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledProcess) -> None:
+    """8 threads share one matcher and few kept outlines (evicting all the time); days vary, so
+    the shared steps are built overdue and not at once.  The full bar, 8 x 100,000, is bench/decide.py's."""
+    import threading
+
+    from engine.decide import _Plan
+    from engine.rules import DurableMatcher
+
+    flow.derived["plan"] = _Plan(flow, outlines=2)
+    matcher = DurableMatcher(cache_size=2)
+    cases = [
+        state({"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}, ["intake", "risk"]),
+        state({"children": [{"age": 4, "accompanying": True}, {"age": 9, "accompanying": True}]}, ["intake"]),
+        state({"risk_level": "low"}, ["intake", "risk", "advice"]),
+        state({}, []),
+    ]
+    days = [OPENED, OPENED + dt.timedelta(days=40), OPENED + dt.timedelta(days=400)]
+    asked = [s.model_copy(update={"today": day}) for s in cases for day in days]
+    expected = [decide(flow, s, PythonMatcher()) for s in asked]
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        for n in range(1500):
+            i = (seed * 7 + n) % len(asked)
+            if decide(flow, asked[i], matcher) != expected[i]:
+                errors.append(f"thread {seed} run {n}: wrong decision")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
