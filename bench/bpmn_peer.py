@@ -29,7 +29,7 @@ Where the comparison is not exact:
 * decide() also works out, and the peer does not: which joins wait and for what,
   due dates and overdue flags, units and contacts, the reasons, the pending
   guarantees, and building the Decision document;
-* the peer routes with the current facts only (the benchmark's cases have no history);
+* the peer routes with the current facts only (the cases it is compared on have no history);
 * SpiffWorkflow's task tree keeps one task per arrival: where two branches arrive at one
   step, completing that step completes every READY task of it, as decide() does;
 * a completed step that is not READY in the peer (the peer's routing differs, see above)
