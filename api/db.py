@@ -37,7 +37,9 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
         pool_size=16,
         max_overflow=48,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        # Sessions in UTC whatever the server's zone, so that times read back as they were
+        # written and as SQLite gives them (UTC).
+        connect_args={"connect_timeout": 5, "options": "-c timezone=UTC"},
     )
 
 

@@ -36,6 +36,8 @@ SETTINGS = {
     "max_connections": "200",
     "shared_buffers": "16MB",
     "logging_collector": "off",
+    # Stockholm's zone, as a production server's may be: nothing may take the server's zone for UTC.
+    "timezone": "Europe/Stockholm",
 }
 
 

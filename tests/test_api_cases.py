@@ -260,6 +260,24 @@ class TestAccess:
         assert [a["action"] for a in reversed(trail)] == ["create", "read", "append_event", "next_steps", "history"]
         assert {a["subject"] for a in trail} == {"anna"}
 
+    def test_audit_bounds_without_a_time_zone_are_utc(self, service: Service) -> None:
+        """Not the database server's zone: the tests' PostgreSQL runs in Stockholm's, as production's may."""
+        cid = create(service)["id"]
+        manager = service.headers(Role.manager)
+        (record,) = service.client.get("/audit", params={"case_id": cid}, headers=manager).json()
+        at = dt.datetime.fromisoformat(record["at"])
+        at = at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
+
+        def listed(**bounds: dt.datetime) -> bool:
+            query = {"case_id": cid, **{k: v.isoformat() for k, v in bounds.items()}}
+            response = service.client.get("/audit", params=query, headers=manager)
+            assert response.status_code == 200, response.text
+            return bool(response.json())
+
+        half_hour = dt.timedelta(minutes=30)
+        assert listed(since=at - half_hour) and not listed(since=at + half_hour)
+        assert listed(until=at + half_hour) and not listed(until=at - half_hour)
+
     def test_caseworkers_cannot_read_the_audit_trail(self, service: Service) -> None:
         assert service.client.get("/audit", headers=service.headers()).status_code == 403
 

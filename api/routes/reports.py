@@ -82,8 +82,8 @@ def audit_trail(
     session: DB,
     case_id: uuid.UUID | None = None,
     subject: Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00]*$")] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Annotated[dt.datetime | None, Query(description="From this time on; without a time zone, UTC.")] = None,
+    until: Annotated[dt.datetime | None, Query(description="Before this time; without a time zone, UTC.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Who read or changed which case, when: newest first."""
@@ -102,9 +102,13 @@ def audit_trail(
 
 
 def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
-    """A bound in UTC, as the timestamps are stored; one that leaves years 1–9999 there is refused."""
-    if value is None or value.tzinfo is None:
-        return value
+    """A bound in UTC, as the timestamps are stored; one without a time zone is taken as UTC
+    (as the trail shows its times), not as the database server's zone; one that leaves years
+    1–9999 there is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
     try:
         return value.astimezone(dt.UTC)
     except OverflowError:
