@@ -244,6 +244,9 @@ class ProcessDocument(Model):
 
 
 class Contact(Model):
+    # Frozen: decisions hand out the process's own contacts (shared, like their steps).
+    model_config = ConfigDict(frozen=True)
+
     label: SwedishLabel
     organisation: str | None = Field(default=None, description="E.g. Region Stockholm, Polisen.")
     phone: str | None = None
