@@ -12,9 +12,9 @@
   inclusive gateway (BPMN's inclusive join, which is what decide() plays);
 * a closing step leads to a terminate end event, which ends the case.
 
-Conditions are Python over a data variable ``facts`` (the normalized facts), with the
-condition language's rules for missing facts (ordering comparisons and ``in`` with a
-missing value are false); SpiffWorkflow's script engine ``eval``s them.
+Conditions are Python over the normalized facts as top-level names, as the BPMN export
+writes them (``engine.bpmn.python_condition``, with the condition language's rules for
+missing facts); SpiffWorkflow's script engine ``eval``s them.
 
 ``SpiffPeer.open_steps`` does per decision what decide() does: it creates a workflow from the
 parsed spec (parsed once, as the process is compiled once), gives it the case's facts,
@@ -24,8 +24,8 @@ so gateways evaluate their conditions) and reads the READY user tasks.
 Where the comparison is not exact:
 
 * per-child steps are one task for all children, not one per child: a per-child
-  condition (``child.age >= 6``) holds when it holds for any child, and
-  ``for_each_when`` is not modelled.  The peer does less work than decide() there;
+  condition (``child.age >= 6``) holds when it holds for any child the step repeats
+  for.  The peer does less work than decide() there;
 * decide() also works out, and the peer does not: which joins wait and for what,
   due dates and overdue flags, units and contacts, the reasons, the pending
   guarantees, and building the Decision document;
@@ -47,72 +47,12 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine import CaseState, CompiledProcess
-from engine.conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier
+from engine.bpmn import python_condition
+from engine.conditions import Otherwise
 from engine.decide import back_edges
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ET.register_namespace("bpmn", BPMN)
-
-
-# --- conditions as Python ---------------------------------------------------------
-
-
-def python(expr: Expr, child: str | None = None, item: str | None = None, depth: int = 0) -> str:
-    """A condition as a Python expression over ``facts``; ``child``/``item`` name the current child/element."""
-    if isinstance(expr, Literal):
-        return repr(expr.value)
-    if isinstance(expr, Name):
-        return _name(expr.path, child, item)
-    if isinstance(expr, Not):
-        return f"(not {python(expr.operand, child, item, depth)})"
-    if isinstance(expr, BoolOp):
-        return "(" + f" {expr.op} ".join(python(o, child, item, depth) for o in expr.operands) + ")"
-    if isinstance(expr, Quantifier):
-        return _quantifier(expr, child, item, depth)
-    if isinstance(expr, Compare):
-        return _compare(expr, child, item, depth)
-    raise TypeError(f"cannot translate {expr!r}")
-
-
-def _name(path: tuple[str, ...], child: str | None, item: str | None) -> str:
-    # Inside any()/all()/count() every name is the element's field, as conditions.evaluate reads it.
-    if item is not None:
-        base, rest = item, path
-    elif path[0] == "child" and child is not None:
-        base, rest = child, path[1:]
-    else:
-        base, rest = "facts", path
-    for n, part in enumerate(rest):  # a missing object reads as {} below its first level
-        base = f"{base}.get({part!r})" if n == 0 else f"({base} or {{}}).get({part!r})"
-    return base
-
-
-def _quantifier(q: Quantifier, child: str | None, item: str | None, depth: int) -> str:
-    collection = f"({python(q.collection, child, item, depth)} or ())"
-    if q.body is None:
-        return f"len({collection})"
-    var = f"_i{depth}"
-    body = python(q.body, child, var, depth + 1)
-    if q.kind == "count":
-        return f"sum(1 for {var} in {collection} if {body})"
-    return f"{q.kind}({body} for {var} in {collection})"
-
-
-def _compare(c: Compare, child: str | None, item: str | None, depth: int) -> str:
-    left, right = python(c.left, child, item, depth), python(c.right, child, item, depth)
-    if c.op in ("==", "!="):
-        return f"({left} {c.op} {right})"
-    op = "not in" if c.op == "notin" else c.op
-    # A missing value (None) makes ordering and membership false, both ways.
-    guards = [f"{side} is not None" for side, e in ((left, c.left), (right, c.right)) if not isinstance(e, Literal)]
-    return "(" + " and ".join([*guards, f"{left} {op} {right}"]) + ")"
-
-
-def condition(expr: Expr, per_child: bool) -> str:
-    """A transition's condition; in a per-child step it holds when it holds for some child."""
-    if per_child:
-        return f"any({python(expr, child='_c')} for _c in (facts.get('children') or ()))"
-    return python(expr)
 
 
 # --- the process as BPMN -----------------------------------------------------------
@@ -153,7 +93,6 @@ def _way_on(compiled: CompiledProcess, step_id: str, flows: _Flows) -> None:
     kind = {"exclusive": "exclusiveGateway", "inclusive": "inclusiveGateway", "parallel": "parallelGateway"}[step.gateway]
     gateway = ET.SubElement(flows.process, f"{{{BPMN}}}{kind}", id=f"{step_id}__split")
     flows.add(step_id, gateway.get("id", ""))
-    per_child = step.for_each == "child"
     default = None
     for target, _, cond in outgoing:
         if isinstance(cond, Otherwise):
@@ -161,7 +100,7 @@ def _way_on(compiled: CompiledProcess, step_id: str, flows: _Flows) -> None:
         elif step.gateway == "parallel":
             flows.add(gateway.get("id", ""), _entry(compiled, target))
         else:
-            flows.add(gateway.get("id", ""), _entry(compiled, target), "True" if cond is None else condition(cond, per_child))
+            flows.add(gateway.get("id", ""), _entry(compiled, target), "True" if cond is None else python_condition(cond, step))
     if step.gateway != "parallel":
         gateway.set("default", default or flows.end(gateway.get("id", ""), terminate=False))
 
@@ -215,7 +154,7 @@ class SpiffPeer:
     def open_steps(self, state: CaseState, facts: Mapping[str, Any]) -> set[str]:
         """The READY user tasks after completing the case's completed steps in date order."""
         workflow = BpmnWorkflow(self.spec)
-        workflow.get_tasks(state=TaskState.READY)[0].set_data(facts=dict(facts))
+        workflow.get_tasks(state=TaskState.READY)[0].set_data(**facts)
         workflow.do_engine_steps()
         for done in sorted(state.completed, key=lambda d: d.on):
             ready = workflow.get_tasks(state=TaskState.READY, manual=True, spec_name=done.step)
