@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,22 @@ def service(database_url: str, tmp_path: Path) -> Iterator[object]:
 
     with Service(settings_for(database_url, copy_processes(tmp_path))) as svc:
         yield svc
+
+
+def wrong_in_threads(answer: Callable[[int], object], expected: Sequence[object], runs: int, threads: int = 8) -> list[str]:
+    """``threads`` threads each ask ``answer(i)`` ``runs`` times, cycling through the cases from
+    offsets of their own, all at once: the answers that differ from ``expected[i]``."""
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        for n in range(runs):
+            i = (seed * 7 + n) % len(expected)
+            if answer(i) != expected[i]:
+                errors.append(f"thread {seed} run {n}: case {i} answered wrong")
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return errors

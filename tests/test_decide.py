@@ -13,7 +13,7 @@ from engine.case import CaseState, FactsError
 from engine.decide import Decision, DecisionError, add_duration, decide
 from engine.rules import PythonMatcher
 
-from .conftest import OVERRIDE
+from .conftest import OVERRIDE, wrong_in_threads
 
 FLOW = """\
 process: {id: mini, label: Mini, owner: Testerna}
@@ -385,8 +385,6 @@ def test_facts_pickle_cannot_write_are_decided_every_time_and_not_kept(flow: Com
 def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledProcess) -> None:
     """8 threads share one matcher and few kept outlines (evicting all the time); days vary, so
     the shared steps are built overdue and not at once.  The full bar, 8 x 100,000, is bench/decide.py's."""
-    import threading
-
     from engine.decide import _Plan
     from engine.rules import DurableMatcher
 
@@ -401,17 +399,4 @@ def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledPro
     days = [OPENED, OPENED + dt.timedelta(days=40), OPENED + dt.timedelta(days=400)]
     asked = [s.model_copy(update={"today": day}) for s in cases for day in days]
     expected = [decide(flow, s, PythonMatcher()) for s in asked]
-    errors: list[str] = []
-
-    def work(seed: int) -> None:
-        for n in range(1500):
-            i = (seed * 7 + n) % len(asked)
-            if decide(flow, asked[i], matcher) != expected[i]:
-                errors.append(f"thread {seed} run {n}: wrong decision")
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert wrong_in_threads(lambda i: decide(flow, asked[i], matcher), expected, runs=1500) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from engine import Build, CompiledProcess, build
 from engine.case import normalize_facts
 from engine.rules import DurableMatcher, PythonMatcher, RulesError, facts_key, rules_of, ruleset_definition
 
-from .conftest import ROOT
+from .conftest import ROOT, wrong_in_threads
 from .strategies import facts_of
 
 
@@ -74,20 +73,7 @@ def test_many_threads_deciding_at_once_lose_nothing(matcher: DurableMatcher) -> 
         ]
     ]
     expected = [ORACLE.match(CENTRAL, f) for f in samples]
-    errors: list[str] = []
-
-    def work(seed: int) -> None:
-        for n in range(2000):
-            i = (seed + n) % len(samples)
-            if matcher.match(CENTRAL, samples[i]) != expected[i]:
-                errors.append(f"thread {seed} run {n}: wrong result")
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert wrong_in_threads(lambda i: matcher.match(CENTRAL, samples[i]), expected, runs=2000) == []
 
 
 def test_the_cache_gives_what_durable_rules_gives_and_stays_bounded() -> None:
