@@ -350,17 +350,21 @@ class _Plan:
     def outlines(self, matcher: Matcher) -> _Kept | None:
         """The outlines kept for ``matcher``; None for a matcher that keeps no results (the
         oracle, or durable-rules with its cache off), which is then asked on every call."""
-        if not matcher.keeps_results:
+        if not getattr(matcher, "keeps_results", False):  # a matcher from elsewhere may not say
             return None
-        kept = self._outlines.get(matcher)
-        if kept is None:
-            with self._lock:
-                kept = self._outlines.setdefault(matcher, LruCache(self._outlines_size))
+        try:
+            kept = self._outlines.get(matcher)
+            if kept is None:
+                with self._lock:
+                    kept = self._outlines.setdefault(matcher, LruCache(self._outlines_size))
+        except TypeError:  # a matcher that cannot be weakly referenced or hashed: nothing kept for it
+            return None
         return kept
 
     def routing(self, hits: AbstractSet[Hit], children: int) -> _Routing:
         key = (hits if isinstance(hits, frozenset) else frozenset(hits), children)
-        return self._routings.get(key) or self._routings.put(key, _Routing(self.steps, key[0], children))
+        found = self._routings.get(key)  # a routing not filled yet is an empty dict: test for None
+        return found if found is not None else self._routings.put(key, _Routing(self.steps, key[0], children))
 
     def view(self, model: type[NextStep | PendingGuarantee], step_id: str) -> _View:
         """Built the first time it is needed, so a process with a broken step fails only when it opens."""

@@ -85,8 +85,8 @@ def rules_of(compiled: CompiledProcess) -> list[Rule]:
 
 
 class Matcher(Protocol):
-    # Whether the matcher keeps results between calls; decide() then keeps the games it
-    # played for it too, and a matcher that keeps nothing is asked on every call.
+    # Whether the matcher keeps results between calls; decide() then keeps the outlines of
+    # its decisions too, and a matcher that keeps nothing is asked on every call.
     keeps_results: bool
 
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> AbstractSet[Hit]: ...
@@ -309,7 +309,9 @@ def _flatten_into(out: dict[str, Any], key: str, spec: Any, value: Any) -> None:
             out[f"{key}__{v}"] = v in present
     elif spec.type == "list":
         items = value or []
-        out[key] = [{k: _json_value(v) for k, v in item.items() if v is not None} for item in items]
+        # Only the declared fields: nothing in an element can pass for a key of our own (``_ci``).
+        fields = spec.fields or {}
+        out[key] = [{k: _json_value(item[k]) for k in fields if item.get(k) is not None} for item in items]
         out[key + "__count"] = len(items)
     elif value is not None:
         out[key] = _json_value(value)

@@ -400,3 +400,23 @@ def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledPro
     asked = [s.model_copy(update={"today": day}) for s in cases for day in days]
     expected = [decide(flow, s, PythonMatcher()) for s in asked]
     assert wrong_in_threads(lambda i: decide(flow, asked[i], matcher), expected, runs=1500) == []
+
+
+def test_a_matcher_that_does_not_say_whether_it_keeps_results_is_asked_every_time(flow: CompiledProcess) -> None:
+    from dataclasses import dataclass
+
+    @dataclass  # not hashable either
+    class Plain:
+        asked: int = 0
+
+        def match(self, compiled: CompiledProcess, facts: Any) -> set[tuple[str, int | None]]:
+            self.asked += 1
+            return PythonMatcher().match(compiled, facts)
+
+    for keeps in (None, True):
+        matcher = Plain()
+        if keeps:
+            matcher.keeps_results = True  # type: ignore[attr-defined]
+        first = decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher)  # type: ignore[arg-type]
+        assert decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher) == first  # type: ignore[arg-type]
+        assert matcher.asked == 2

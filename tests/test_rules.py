@@ -93,3 +93,12 @@ def test_equal_facts_share_a_key_and_different_ones_do_not() -> None:
     assert facts_key(one) == facts_key(normalize_facts(CENTRAL.process.facts, {"children": [dict(child)], "age": 40}))
     assert facts_key(one) != facts_key(normalize_facts(CENTRAL.process.facts, {"age": 40, "children": [child, child]}))
     assert facts_key(one) != facts_key(normalize_facts(CENTRAL.process.facts, {"age": 41, "children": [child]}))
+
+
+def test_only_declared_fields_of_a_list_reach_durable_rules() -> None:
+    """A key in a child that the vocabulary does not declare (here the matcher's own child index)
+    is not sent, so it cannot be read back as which child a rule matched for."""
+    child = {"age": 7, "witnessed_violence": True, "accompanying": True}
+    facts = normalize_facts(CENTRAL.process.facts, {"age": 30, "children": [child]})
+    smuggled = {**facts, "children": [{**facts["children"][0], "_ci": 9}]}
+    assert DURABLE.match(CENTRAL, smuggled) == ORACLE.match(CENTRAL, facts)
