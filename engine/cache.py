@@ -15,8 +15,8 @@ class LruCache(Generic[K, V]):
 
     Eviction is second chance (CLOCK), the usual approximation of least recently used: a hit
     only marks its entry, and when room is needed the oldest entries marked since they were
-    last passed over go back to the end instead of out.  Keys here are long tuples (facts and
-    case histories) whose hash is not kept, and moving an entry on every hit would hash and
+    last passed over go back to the end instead of out.  Keys here are long (facts, case
+    states) and their hash is not kept, and moving an entry on every hit would hash and
     compare the key a second time.
     """
 

@@ -324,8 +324,8 @@ def _no_action(c: Any) -> None:
 # An action message is one rule's match, ``{"r12": {"m": {…the fact…}}}``: about 1 KB of
 # JSON, a dozen per evaluation, and decoding them whole was a third of its time.  Only the
 # rule's name and the child the fact is about are read.  ``"_ci":`` can only be the key
-# this module adds to a child's fact: fact names are ids (``[a-z][a-z0-9_]*``), and inside
-# a JSON string a quote is escaped.
+# this module adds to a child's fact: fact names are ids (``[a-z][a-z0-9_]*``), list
+# elements carry only their declared fields, and inside a JSON string a quote is escaped.
 _RULE = re.compile(r'\{\s*"([^"]+)"')
 _CHILD = re.compile(r'"_ci"\s*:\s*(\d+)')
 
