@@ -29,6 +29,7 @@ from engine import CompiledProcess
 from . import errors
 from .audit import AuditWriter
 from .auth import Verifier
+from .context import RequestContext
 from .db import make_engine, migrate
 from .guards import BodyLimit, no_personal_numbers
 from .models import ProcessVersion
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = Verifier(settings)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # Outermost: every answer, a 413 included, carries the request id.
+    app.add_middleware(RequestContext)
     for module in (cases, decide, processes, diagrams, reports, goals, pages):
         app.include_router(module.router)
     if settings.bench_endpoints:

@@ -1,0 +1,75 @@
+"""What the service knows about the request being answered, for the audit trail and the logs.
+
+A pure ASGI middleware sets it once per request; route threads (Starlette copies the
+context into them) and log records read it.  An incoming ``X-Request-ID`` is honoured
+when it is a plain token (a load balancer's id); anything else, which might be free
+text typed by someone, is replaced by a fresh id, never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "X-Request-ID"
+_ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+@dataclass
+class RequestInfo:
+    request_id: str
+    source: str | None
+    # The token's id (its ``jti``), once a token has been verified.
+    token_id: str | None = None
+    # Set when the request's access to a case has been audited, so that a refusal raised
+    # after that is not audited twice.
+    audited: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_current: ContextVar[RequestInfo | None] = ContextVar("brytupp_request", default=None)
+
+
+def current() -> RequestInfo | None:
+    return _current.get()
+
+
+def request_id_from(header: bytes | None) -> str:
+    text = header.decode("latin-1") if header else ""
+    if _ACCEPTED.fullmatch(text):
+        # A personal identity number is digits: an id made of digits and separators only is refused.
+        if not re.fullmatch(r"[0-9._:-]+", text):
+            return text
+    return uuid.uuid4().hex
+
+
+class RequestContext:
+    """Gives every request an id (answered in ``X-Request-ID``) and records its source address."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id")
+        client = scope.get("client")
+        info = RequestInfo(request_id=request_id_from(incoming), source=client[0] if client else None)
+        token = _current.set(info)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers.append((HEADER.lower().encode(), info.request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _current.reset(token)
