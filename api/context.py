@@ -40,10 +40,9 @@ def current() -> RequestInfo | None:
 
 def request_id_from(header: bytes | None) -> str:
     text = header.decode("latin-1") if header else ""
-    if _ACCEPTED.fullmatch(text):
-        # A personal identity number is digits: an id made of digits and separators only is refused.
-        if not re.fullmatch(r"[0-9._:-]+", text):
-            return text
+    # A personal identity number is digits: an id of digits and separators only is not taken.
+    if _ACCEPTED.fullmatch(text) and not re.fullmatch(r"[0-9._:-]+", text):
+        return text
     return uuid.uuid4().hex
 
 
