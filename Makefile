@@ -34,7 +34,10 @@ chromium:
 
 .PHONY: graphviz postgresql chromium
 
-# The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.
+# The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.  Development
+# conveniences (that SQLite file, a key made under var/) are explicit: production refuses to start without
+# a database URL and a key.
+run: export BRYTUPP_ENVIRONMENT = development
 run: $(STAMP) graphviz
 	$(BIN)/brytupp validate processes local_overrides
 	$(BIN)/brytupp demo-cases

@@ -7,10 +7,17 @@ moment in one transaction, and each waiting request goes on when the commit
 that holds its record returns.  Nothing is answered unaudited: if the commit
 fails, each of those requests fails with it (503 when the database is down).
 Writes keep their audit record in their own transaction, atomic with the change.
+
+Refusals are audited too: ``AuditRefusals`` writes a record for every 4xx answer on a
+case, a list of cases, a report or the trail itself that the route did not audit on
+its way (an invalid token, a wrong role, an invalid body, a stale ETag…), so that an
+attempt is on the trail whether or not it got anywhere.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import queue
 import threading
 import uuid
@@ -19,9 +26,57 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import context
 from .auth import Principal
 from .models import AuditRecord, utcnow
+
+log = logging.getLogger("brytupp.audit")
+
+# Who an unauthenticated attempt is recorded as.
+NOBODY = "(no valid token)"
+OUTCOMES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "not_allowed",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "too_large",
+    415: "unsupported_media",
+    422: "invalid",
+    428: "precondition_required",
+}
+
+
+def record(
+    principal: Principal | None,
+    action: str,
+    case_id: uuid.UUID | None = None,
+    outcome: str = "ok",
+    case_district: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """An audit row, with the request it came from; marks the request as audited."""
+    info = context.current()
+    if info is not None:
+        info.audited = True
+    return {
+        "at": at or utcnow(),
+        "subject": principal.subject if principal is not None else NOBODY,
+        "role": str(principal.role) if principal is not None else "none",
+        "district": principal.district if principal is not None else None,
+        "case_id": case_id,
+        "case_district": case_district,
+        "action": action[:32],
+        "outcome": outcome[:32],
+        "request_id": info.request_id if info is not None else None,
+        "source": info.source[:64] if info is not None and info.source else None,
+        "token_id": principal.token_id or None if principal is not None else None,
+    }
 
 BATCH = 512
 
@@ -33,24 +88,30 @@ class AuditWriter:
         self._thread = threading.Thread(target=self._loop, name="audit-writer", daemon=True)
         self._thread.start()
 
-    def write(self, principal: Principal, action: str, case_id: uuid.UUID | None = None, outcome: str = "ok") -> None:
+    def write(
+        self,
+        principal: Principal | None,
+        action: str,
+        case_id: uuid.UUID | None = None,
+        outcome: str = "ok",
+        case_district: str | None = None,
+    ) -> None:
         """Returns when the record is committed; raises what the commit raised."""
-        self.write_many(principal, action, [case_id], outcome)
+        self.write_many(principal, action, [case_id], outcome, case_district)
 
-    def write_many(self, principal: Principal, action: str, case_ids: list[uuid.UUID | None], outcome: str = "ok") -> None:
+    def write_many(
+        self,
+        principal: Principal | None,
+        action: str,
+        case_ids: list[uuid.UUID | None],
+        outcome: str = "ok",
+        case_district: str | None = None,
+    ) -> None:
         """One record per case, all waited for together (a list that reads many cases)."""
         waiting: list[Future[None]] = []
         at = utcnow()
         for case_id in case_ids:
-            row = {
-                "at": at,
-                "subject": principal.subject,
-                "role": str(principal.role),
-                "district": principal.district,
-                "case_id": case_id,
-                "action": action,
-                "outcome": outcome,
-            }
+            row = record(principal, action, case_id, outcome, case_district, at)
             done: Future[None] = Future()
             self._queue.put((row, done))
             waiting.append(done)
@@ -85,3 +146,48 @@ class AuditWriter:
             else:
                 for _, done in batch:
                     done.set_result(None)
+
+
+# Route templates whose refusals are audited: cases, lists of cases, reports and the trail.
+AUDITED = ("/cases", "/units/{unit}/overdue", "/audit", "/reports", "/ui/cases", "/ui/goals")
+
+
+class AuditRefusals:
+    """Audits a refused request on a case, a list, a report or the trail that its route left
+    unaudited; the answer goes out once the record is committed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def audited_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
+                await self._audit(scope, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, audited_send)
+
+    async def _audit(self, scope: Scope, status: int) -> None:
+        info = context.current()
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        if info is None or info.audited or template is None or not template.startswith(AUDITED):
+            return
+        case_id: uuid.UUID | None = None
+        raw = (scope.get("path_params") or {}).get("case_id")
+        if raw is not None:
+            try:
+                case_id = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+            except ValueError:
+                case_id = None
+        writer: AuditWriter = scope["app"].state.audit_writer
+        action = getattr(route, "name", None) or "request"
+        outcome = OUTCOMES.get(status, f"refused_{status}")
+        try:
+            await run_in_threadpool(writer.write, info.principal, action, case_id, outcome)
+        except Exception as exc:  # the refusal itself discloses nothing: it still goes out
+            log.warning("the audit record of a refused request could not be written: %s", type(exc).__name__)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,12 +24,11 @@ _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 class RequestInfo:
     request_id: str
     source: str | None
-    # The token's id (its ``jti``), once a token has been verified.
-    token_id: str | None = None
-    # Set when the request's access to a case has been audited, so that a refusal raised
-    # after that is not audited twice.
+    # The ``auth.Principal``, once the request's token has been verified.
+    principal: Any = None
+    # Set when the request's access has been audited, so that a refusal raised after that
+    # is not audited twice.
     audited: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 _current: ContextVar[RequestInfo | None] = ContextVar("brytupp_request", default=None)

@@ -104,16 +104,45 @@ class CaseEvent(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
+    """Who read or changed which case, or tried to, and what came of it.
+
+    Append-only in the database itself: a trigger refuses UPDATE, DELETE and TRUNCATE
+    (migration 0003), so that not even the service's own role can change the trail.
+    """
+
     __tablename__ = "audit_records"
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     subject: str = Field(max_length=128, index=True)
     role: str = Field(max_length=32)
+    # The district of the token (a caseworker's, a district manager's); none for the city.
     district: str | None = Field(default=None, max_length=64)
     case_id: uuid.UUID | None = Field(default=None, index=True)
+    # The district the case belonged to when it was accessed, where there was such a case:
+    # a district manager sees the attempts on their district's cases, from wherever.
+    case_district: str | None = Field(default=None, max_length=64, index=True)
     action: str = Field(max_length=32)
     outcome: str = Field(default="ok", max_length=32)
+    request_id: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=64, description="The client's network address.")
+    token_id: str | None = Field(default=None, max_length=64)
+
+
+class Revocation(SQLModel, table=True):
+    """A token taken back before it expires: one token (logout), or every token of a subject
+    issued up to a moment (``brytupp revoke --subject``).  A row is needed only until the tokens
+    it refuses have expired anyway (``until``)."""
+
+    __tablename__ = "revocations"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    token_id: str | None = Field(default=None, max_length=64, index=True, unique=True)
+    subject: str | None = Field(default=None, max_length=128, index=True)
+    issued_before: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    until: dt.datetime = Field(sa_type=UTCDateTime)
+    revoked_at: dt.datetime = _timestamp()
+    revoked_by: str = Field(max_length=128)
 
 
 class UnitRoutine(SQLModel, table=True):

@@ -99,11 +99,14 @@ class EffectiveProcessOut(BaseModel):
 
 class OverdueStep(BaseModel):
     case_id: uuid.UUID
-    step: str
-    label: str
-    child: int | None
-    due: dt.date
-    days_overdue: int
+    step: str | None = None
+    label: str | None = None
+    child: int | None = None
+    due: dt.date | None = None
+    days_overdue: int | None = None
+    problem: str | None = Field(
+        default=None, description="Set (and no step) when the case cannot be decided: it needs a caseworker's attention."
+    )
 
 
 class AuditOut(BaseModel):
@@ -111,7 +114,11 @@ class AuditOut(BaseModel):
     at: dt.datetime
     subject: str
     role: str
-    district: str | None
+    district: str | None = Field(description="The district of the token, if any.")
     case_id: uuid.UUID | None
+    case_district: str | None = Field(default=None, description="The district of the case accessed, where there was one.")
     action: str
     outcome: str
+    request_id: str | None = None
+    source: str | None = Field(default=None, description="The client's network address.")
+    token_id: str | None = None

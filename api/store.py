@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from engine import CaseState, CompiledProcess, Decision, DecisionError, FactsError, decide, normalize_facts
 
-from .audit import AuditWriter
+from .audit import AuditWriter, record
 from .auth import Principal, Role
 from .errors import ApiError, invalid
 from .events import LoggedEvent, case_state
@@ -25,17 +25,24 @@ def today(request: Request) -> dt.date:
     return dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
 
 
-def audit(session: Session, principal: Principal, action: str, case_id: uuid.UUID | None = None, outcome: str = "ok") -> None:
-    session.add(
-        AuditRecord(
-            subject=principal.subject,
-            role=str(principal.role),
-            district=principal.district,
-            case_id=case_id,
-            action=action,
-            outcome=outcome,
-        )
-    )
+def audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    case_id: uuid.UUID | None = None,
+    outcome: str = "ok",
+    case_district: str | None = None,
+) -> None:
+    """An audit record in the session's own transaction: atomic with the change it records."""
+    session.add(AuditRecord(**record(principal, action, case_id, outcome, case_district)))
+
+
+def may_see(principal: Principal, case: Case, managers: bool = False) -> bool:
+    """A caseworker sees their district's cases; with ``managers``, so does that district's manager
+    (a case's next steps, never its facts).  Nobody else sees a case, the city included."""
+    if principal.role == Role.caseworker or (managers and principal.role == Role.manager):
+        return principal.district is not None and case.district == principal.district
+    return False
 
 
 def registry(request: Request) -> Registry:
@@ -47,7 +54,7 @@ def current_process(request: Request, district: str, field: str = "district") ->
     compiled = registry(request).current(district)
     if compiled is None:
         known = ", ".join(registry(request).snapshot.districts)
-        raise invalid({field: f"unknown district '{district}'; the districts are {known}"})
+        raise invalid({field: f"not a district; the districts are {known}"})
     return compiled
 
 
@@ -76,22 +83,23 @@ def case_for(
     if lock:
         query = query.with_for_update()
     case = session.exec(query).first()
-    if case is None or principal.role != Role.caseworker or case.district != principal.district:
-        outcome = "not_found" if case is None else "denied"
+    if case is None or not may_see(principal, case):
+        outcome, district = ("not_found", None) if case is None else ("denied", case.district)
         session.rollback()
         if writer is not None:
-            writer.write(principal, action, case_id, outcome)
+            writer.write(principal, action, case_id, outcome, district)
         else:
-            audit(session, principal, action, case_id, outcome)
+            audit(session, principal, action, case_id, outcome, district)
             session.commit()
-        raise ApiError(404, f"no case {case_id} in your district")
+        raise ApiError(404, "no such case in your district")
     return case
 
 
 def case_and_log(
-    session: Session, principal: Principal, case_id: uuid.UUID, action: str, writer: AuditWriter
+    session: Session, principal: Principal, case_id: uuid.UUID, action: str, writer: AuditWriter, managers: bool = False
 ) -> tuple[Case, list[CaseEvent]]:
-    """The case and its log in one statement: one consistent read, one round trip."""
+    """The case and its log in one statement: one consistent read, one round trip.  ``managers``:
+    the district's manager may read this too (see ``may_see``)."""
     rows = session.exec(
         select(Case, CaseEvent)
         .join(CaseEvent, col(CaseEvent.case_id) == col(Case.id), isouter=True)
@@ -99,9 +107,10 @@ def case_and_log(
         .order_by(col(CaseEvent.id))
     ).all()
     case = rows[0][0] if rows else None
-    if case is None or principal.role != Role.caseworker or case.district != principal.district:
-        writer.write(principal, action, case_id, "not_found" if case is None else "denied")
-        raise ApiError(404, f"no case {case_id} in your district")
+    if case is None or not may_see(principal, case, managers):
+        outcome, district = ("not_found", None) if case is None else ("denied", case.district)
+        writer.write(principal, action, case_id, outcome, district)
+        raise ApiError(404, "no such case in your district")
     return case, [event for _, event in rows if event is not None]
 
 

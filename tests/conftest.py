@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import pytest
 
 from engine import CompiledProcess, compile_process, load_override, load_process, merge_override
+
+# The tests turn on the development conveniences explicitly (a local key file, SQLite under var/);
+# the tests of the production refusals set the environment themselves.
+os.environ["BRYTUPP_ENVIRONMENT"] = "development"
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI_PATH = ROOT / "tests" / "invalid" / "central" / "mini.yaml"

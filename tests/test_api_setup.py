@@ -105,7 +105,7 @@ def test_tokens_from_a_jwks_address(jwks_server: tuple[str, rsa.RSAPrivateKey]) 
     url, key = jwks_server
     settings = Settings(jwks_url=url, jwt_issuer="https://idp.stockholm.example", jwt_audience="brytupp")
     now = dt.datetime.now(dt.UTC)
-    claims = {"sub": "anna", "role": "caseworker", "district": "farsta", "iss": settings.jwt_issuer, "aud": "brytupp"}
+    claims = {"sub": "anna", "role": "caseworker", "district": "farsta", "iss": settings.jwt_issuer, "aud": "brytupp", "iat": now}
     good = jwt.encode({**claims, "exp": now + dt.timedelta(minutes=5)}, key, algorithm="RS256", headers={"kid": "city-1"})
     assert Verifier(settings).verify(good).district == "farsta"
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -9,9 +9,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from engine import CompiledProcess, Decision, DecisionError, decide
 
@@ -59,11 +58,13 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
     case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
     session.add(case)
     session.add(CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject))
-    audit(session, principal, "create", case.id)
+    audit(session, principal, "create", case.id, case_district=case.district)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
+        audit(session, principal, "create", None, "conflict", case_district=body.district)
+        session.commit()
         raise ApiError(409, "this reference already has an open case in the district") from None
     response.headers["Location"] = f"/cases/{case.id}"
     return _out(response, case)
@@ -73,7 +74,7 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
 def read_case(case_id: uuid.UUID, response: Response, principal: Caseworker, session: ReadDB, writer: Writer) -> CaseOut:
     case = case_for(session, principal, case_id, "read", writer=writer)
     session.close()  # detaches the case as loaded: no second query, no open transaction
-    writer.write(principal, "read", case.id)
+    writer.write(principal, "read", case.id, case_district=case.district)
     return _out(response, case)
 
 
@@ -88,7 +89,18 @@ def update_facts(
     if_match_header: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
 ) -> CaseOut:
     expected = if_match(if_match_header)
-    case = case_for(session, principal, case_id, "update_facts")
+    # Every write locks the case row before it reads the log (SQLite: every transaction is IMMEDIATE), so
+    # that the history checked below is the history the update is stored on: an event recorded meanwhile
+    # (a child's step) waits, and then finds the ETag moved.
+    case = case_for(session, principal, case_id, "update_facts", lock=True)
+    if case.row_version != expected or case.closed:
+        closed, current = case.closed, etag(case)
+        session.rollback()
+        audit(session, principal, "update_facts", case.id, "conflict" if closed else "precondition_failed", case.district)
+        session.commit()
+        if closed:
+            raise ApiError(409, "the case is closed")
+        raise ApiError(412, "the case has changed since you read it; read it again", {"ETag": current})
     compiled = process_version(request, session, case.process_version)
     facts = checked_facts(compiled, body.facts, case.district)
     on = body.on or today(request)
@@ -96,30 +108,11 @@ def update_facts(
     # as such an event is: stored, they would break its next steps, its unit's overdue list and migration.
     entry = LoggedEvent(kind="facts_updated", on=on, payload={}, facts=facts)
     decision(compiled, state_of(case, log_of(session, case.id), on, entry))
-    # The check and the write are one statement: of two updates from the same version, one wins.
-    # The case read above must be that version too: the facts were checked against it, and it is the answer.
-    now = utcnow()
-    statement = (
-        update(Case)
-        .where(col(Case.id) == case.id, col(Case.row_version) == expected, col(Case.closed).is_(False))
-        .values(facts=facts, row_version=expected + 1, updated_at=now)
-    )
-    changed = session.exec(statement).rowcount if case.row_version == expected else 0
-    if changed != 1:
-        session.rollback()
-        current = session.get(Case, case.id)
-        audit(session, principal, "update_facts", case.id, "precondition_failed")
-        session.commit()
-        if current is not None and current.closed:
-            raise ApiError(409, "the case is closed")
-        raise ApiError(412, "the case has changed since you read it; read it again", {"ETag": etag(current or case)})
+    case.facts, case.row_version, case.updated_at = facts, expected + 1, utcnow()
+    session.add(case)
     session.add(CaseEvent(case_id=case.id, kind="facts_updated", on=on, facts=facts, recorded_by=principal.subject))
-    audit(session, principal, "update_facts", case.id)
+    audit(session, principal, "update_facts", case.id, case_district=case.district)
     session.commit()
-    # Answer with the case as this update left it, not read back: another writer may already have moved it
-    # on, and a client taking that later ETag for its own would overwrite a change it never saw.
-    session.expunge(case)
-    case.facts, case.row_version, case.updated_at = facts, expected + 1, now
     return _out(response, case)
 
 
@@ -154,11 +147,13 @@ def append_event(
             select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.idempotency_key == idempotency_key)
         ).first()
         if stored is not None:
-            audit(session, principal, "append_event", case.id, "replayed")
+            conflict = stored.request_hash != digest
+            audit(session, principal, "append_event", case.id, "idempotency_conflict" if conflict else "replayed", case.district)
             session.commit()
-            if stored.request_hash != digest:
+            if conflict:
                 raise ApiError(409, "this Idempotency-Key was already used for a different event")
             response.status_code = 200
+            response.headers["ETag"] = etag(case)
             response.headers["Idempotent-Replayed"] = "true"
             return EventOut.model_validate(stored, from_attributes=True)
     if case.closed:
@@ -192,17 +187,19 @@ def append_event(
         recorded_by=principal.subject,
     )
     session.add(stored)
-    if facts is not None or event.kind == "case_closed":
-        case.facts = facts if facts is not None else case.facts
-        case.row_version += 1
-        case.updated_at = utcnow()
-        if event.kind == "case_closed":
-            case.closed, case.closed_on = True, event.on
-        session.add(case)
-    audit(session, principal, "append_event", case.id)
+    # Every write moves the ETag, a completed step too: facts checked against the history before this
+    # event must not be stored after it unseen (PUT facts with the old ETag is then 412).
+    case.facts = facts if facts is not None else case.facts
+    case.row_version += 1
+    case.updated_at = utcnow()
+    if event.kind == "case_closed":
+        case.closed, case.closed_on = True, event.on
+    session.add(case)
+    audit(session, principal, "append_event", case.id, case_district=case.district)
     session.commit()
     session.refresh(stored)
     response.headers["Location"] = f"/cases/{case.id}/events/{stored.id}"
+    response.headers["ETag"] = etag(case)
     return EventOut.model_validate(stored, from_attributes=True)
 
 
@@ -211,7 +208,7 @@ def history(case_id: uuid.UUID, principal: Caseworker, session: ReadDB, writer: 
     case = case_for(session, principal, case_id, "history", writer=writer)
     events = log_of(session, case.id)
     session.close()
-    writer.write(principal, "history", case.id)
+    writer.write(principal, "history", case.id, case_district=case.district)
     return [EventOut.model_validate(e, from_attributes=True) for e in events]
 
 
@@ -219,16 +216,18 @@ def history(case_id: uuid.UUID, principal: Caseworker, session: ReadDB, writer: 
 def next_steps(
     case_id: uuid.UUID,
     request: Request,
-    principal: Caseworker,
+    principal: Annotated[Principal, require(Role.caseworker, Role.manager)],
     session: ReadDB,
     writer: Writer,
     on: Annotated[dt.date | None, Query(alias="today", description="Decide as of this date (default: today).")] = None,
 ) -> Decision:
-    case, events = case_and_log(session, principal, case_id, "next_steps", writer)
+    """The open steps, units, due dates and pending guarantees (never the facts): for the case's
+    caseworkers, and for its district's manager."""
+    case, events = case_and_log(session, principal, case_id, "next_steps", writer, managers=True)
     compiled = process_version(request, session, case.process_version)
     session.close()  # end the read before deciding: no transaction held open while computing
     result = decision(compiled, state_of(case, events, on or today(request)))
-    writer.write(principal, "next_steps", case.id)
+    writer.write(principal, "next_steps", case.id, case_district=case.district)
     return result
 
 
@@ -238,7 +237,7 @@ def transfer(
 ) -> CaseOut:
     case = case_for(session, principal, case_id, "transfer", lock=True)
     if body.district == case.district:
-        raise invalid({"district": f"the case is already in {case.district}"})
+        raise invalid({"district": "the case is already in this district"})
     compiled = current_process(request, body.district)
     return _move(request, response, principal, session, case, compiled, "transferred", body.district)
 
@@ -277,10 +276,12 @@ def _move(
     case.row_version += 1
     case.updated_at = utcnow()
     session.add(case)
-    audit(session, principal, kind, case.id)
+    audit(session, principal, kind, case.id, case_district=district)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise ApiError(409, f"the reference already has an open case in {district}") from None
+        audit(session, principal, kind, case.id, "conflict", case_district=district)
+        session.commit()
+        raise ApiError(409, "the reference already has an open case in that district") from None
     return _out(response, case)

@@ -18,19 +18,21 @@ from sqlmodel import Session, col, select
 
 from engine import CompiledProcess
 
+from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
 from ..goals import GoalSettings, GoalsReport, client_units, goals_report, units_by_district, year_range
 from ..models import UnitRoutine, utcnow
 from ..pseudonym import ID_PATTERN
 from ..store import registry
-from .deps import db, reader_db
+from .deps import audit_writer, db, reader_db
 
 router = APIRouter(tags=["goals"])
 DB = Annotated[Session, Depends(db)]
 ReadDB = Annotated[Session, Depends(reader_db)]
 Manager = Annotated[Principal, require(Role.manager)]
 Keeper = Annotated[Principal, require(Role.manager, Role.implementer)]
+Writer = Annotated[AuditWriter, Depends(audit_writer)]
 YEARS = r"^\d{4}(-\d{4})?$"
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 
@@ -64,11 +66,14 @@ def _settings(request: Request) -> GoalSettings:
     return settings
 
 
-def _district(request: Request, district: str, where: str) -> CompiledProcess:
+def _district(request: Request, district: str, where: str, principal: Principal) -> CompiledProcess:
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
         known = ", ".join(registry(request).snapshot.districts)
-        raise invalid({"district": f"unknown district '{district}'; the districts are {known}"}, where=where)
+        raise invalid({"district": f"not a district; the districts are {known}"}, where=where)
+    # A district's manager sees and keeps their own district's figures only (OSL: separate authorities).
+    if principal.role == Role.manager and not principal.sees_district(district):
+        raise ApiError(404, "no such district for you")
     return state.compiled
 
 
@@ -85,13 +90,15 @@ def _district(request: Request, district: str, where: str) -> CompiledProcess:
 )
 def goals(
     request: Request,
-    _principal: Manager,
+    principal: Manager,
+    writer: Writer,
     year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="One year (default: this year).")] = None,
     years: Annotated[str | None, Query(pattern=YEARS, description="A span of years, e.g. 2023-2025.")] = None,
     district: Annotated[str | None, Query(pattern=ID_PATTERN, description="One district (default: all, and the city).")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")] = "json",
 ) -> GoalsReport | Response:
-    """The five effect goals per district and year, and for the city: numerator, denominator, value, target."""
+    """The five effect goals per district and year, and for the city: numerator, denominator, value, target.
+    A district's manager gets their district's (by default, and only)."""
     if year is not None and years is not None:
         raise invalid({"years": "give year or years, not both"}, where="query")
     if years is not None:
@@ -103,12 +110,14 @@ def goals(
             raise invalid({"years": f"years from {FIRST_YEAR} to {LAST_YEAR}"}, where="query")
     else:
         chosen = [year or dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year]
+    district = district or (None if principal.city_wide else principal.district)
     if district is not None:
-        _district(request, district, "query")
+        _district(request, district, "query", principal)
     config = _settings(request)
     units, labels = units_by_district(registry(request).snapshot.districts, config)
     # The reader engine: the five queries run at once, each on a connection of its own.
     report = goals_report(request.app.state.reader, chosen, district, config, units, labels)
+    writer.write(principal, "goals_report", case_district=district)
     if format == "csv":
         name = f"effektmal-{chosen[0]}-{chosen[-1]}{'-' + district if district else ''}.csv"
         return Response(
@@ -122,12 +131,12 @@ def goals(
 @router.get("/units/routines", response_model=list[UnitRoutineRow], responses=problem_responses(401, 403, 422))
 def list_routines(
     request: Request,
-    _principal: Keeper,
+    principal: Keeper,
     session: ReadDB,
     district: Annotated[str, Query(pattern=ID_PATTERN, description="The district.")],
 ) -> list[UnitRoutineRow]:
     """Every unit of the district's process, with the day it adopted the routine (null: not yet)."""
-    compiled = _district(request, district, "query")
+    compiled = _district(request, district, "query", principal)
     counted = set(client_units(compiled.process.units, _settings(request)))
     adopted = {
         r.unit: r.adopted
@@ -164,9 +173,9 @@ def record_routine(
     session: DB,
 ) -> RoutineOut:
     """Record (or correct) the day a unit adopted the routine for asking about violence."""
-    compiled = _district(request, body.district, "body")
+    compiled = _district(request, body.district, "body", principal)
     if unit not in compiled.process.units:
-        raise ApiError(404, f"no unit '{unit}' in {body.district}; the units are {', '.join(compiled.process.units)}")
+        raise ApiError(404, f"no such unit in the district; the units are {', '.join(compiled.process.units)}")
     today = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).date()
     if body.adopted > today:
         raise invalid({"adopted": "a routine is recorded once it is adopted: not a day in the future"})
@@ -195,15 +204,15 @@ def record_routine(
 def remove_routine(
     unit: Annotated[str, Path(pattern=ID_PATTERN)],
     request: Request,
-    _principal: Keeper,
+    principal: Keeper,
     session: DB,
     district: Annotated[str, Query(pattern=ID_PATTERN, description="The district.")],
 ) -> Response:
     """Take back a routine recorded by mistake."""
-    _district(request, district, "query")
+    _district(request, district, "query", principal)
     row = session.get(UnitRoutine, (district, unit))
     if row is None:
-        raise ApiError(404, f"no routine recorded for '{unit}' in {district}")
+        raise ApiError(404, "no routine recorded for that unit in the district")
     session.delete(row)
     session.commit()
     return Response(status_code=204)
