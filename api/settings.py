@@ -1,29 +1,45 @@
 """The service's settings, from the environment (prefix ``BRYTUPP_``).
 
 ``DATABASE_URL`` is also read without the prefix, as hosting platforms set it.
-Without a JWT key or JWKS address the service uses a key file it creates under
-``var/``, so that ``brytupp token`` and ``brytupp serve`` on one machine agree;
-production sets ``BRYTUPP_JWT_KEY`` or ``BRYTUPP_JWKS_URL``.
+
+``BRYTUPP_ENVIRONMENT`` is ``production`` unless set: then the service refuses to
+start without a signing key of at least 32 bytes (or a JWKS address) and without a
+database URL, rather than quietly making a local key or writing its own SQLite
+file beside another instance's.  ``development`` (what ``make run`` and the tests
+set) brings the conveniences back: SQLite under ``var/`` and a key file made there,
+so that ``brytupp token`` and ``brytupp serve`` on one machine agree.
 """
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .goals import GoalSettings
+
+DEV_DATABASE_URL = "sqlite:///var/brytupp.sqlite"
+MIN_KEY_BYTES = 32
+
+
+class InsecureSettings(ValueError):
+    """Production settings that would start the service insecurely."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BRYTUPP_", extra="ignore")
 
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description="`development` allows a local key file and the default SQLite file; production requires both settings.",
+    )
     database_url: str = Field(
-        default="sqlite:///var/brytupp.sqlite",
+        default="",
         validation_alias=AliasChoices("BRYTUPP_DATABASE_URL", "DATABASE_URL"),
-        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host:port/db.",
+        description=f"SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host:port/db. In development: {DEV_DATABASE_URL}.",
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -34,6 +50,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = "brytupp"
     jwt_audience: str = "brytupp"
     key_file: Path = Path("var/jwt.key")
+    max_token_hours: float = Field(default=12, gt=0, description="Tokens whose exp - iat is longer are refused.")
     max_body_bytes: int = Field(default=64 * 1024, description="Larger request bodies get 413.")
     timezone: str = Field(default="Europe/Stockholm", description="'Today' for due dates is the date here.")
     switch_interval: float = Field(
@@ -49,11 +66,38 @@ class Settings(BaseSettings):
         default_factory=GoalSettings,
         description="The effect goals' open definitions (api/goals.py), each from BRYTUPP_GOAL_<FIELD>.",
     )
+    retention_years: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description=(
+            "brytupp purge erases closed cases whose last note is older than this many years: five, "
+            "socialtjänstlagen (2001:453) 12 kap. 1 § (api/retention.py has the exceptions)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.environment == "development":
+            self.database_url = self.database_url or DEV_DATABASE_URL
+            return self
+        missing = []
+        if not self.database_url:
+            missing.append("BRYTUPP_DATABASE_URL (or DATABASE_URL)")
+        if not self.jwks_url and len((self.jwt_key or "").encode()) < MIN_KEY_BYTES:
+            missing.append(f"BRYTUPP_JWT_KEY of at least {MIN_KEY_BYTES} bytes (or BRYTUPP_JWKS_URL)")
+        if missing:
+            raise InsecureSettings(
+                "production needs " + " and ".join(missing) + "; for development set BRYTUPP_ENVIRONMENT=development"
+            )
+        return self
 
     def signing_key(self) -> str:
-        """The HS256 key: configured, or the local key file (created on first use)."""
+        """The HS256 key: configured, or in development the local key file (created on first use)."""
         if self.jwt_key:
             return self.jwt_key
+        if self.environment != "development":
+            raise InsecureSettings(f"production needs BRYTUPP_JWT_KEY of at least {MIN_KEY_BYTES} bytes")
         if self.key_file.exists():
             return self.key_file.read_text().strip()
         self.key_file.parent.mkdir(parents=True, exist_ok=True)
