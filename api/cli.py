@@ -2,8 +2,8 @@
 
 ``serve`` runs the case service, ``token`` mints a local bearer token,
 ``demo-cases`` registers a few demo clients through the API itself,
-``demo-data`` writes a synthetic data set for the effect goals and ``goals``
-prints them.  The engine
+``demo-data`` writes a synthetic data set for the effect goals, ``goals``
+prints them and ``purge`` erases closed cases after the retention period.  The engine
 never imports the service; this module joins them.
 """
 
@@ -125,6 +125,48 @@ def demo_data(
             f"demo data: {loaded.cases} cases, {loaded.events} events, {loaded.routines} unit routines in {loaded.seconds:.1f} s",
             markup=False,
         )
+
+
+@app.command()
+def purge(
+    by: Annotated[str, typer.Option(help="Your operator id, for the audit trail (never a name).")],
+    closed_before: Annotated[
+        str | None, typer.Option(help="Purge cases closed before this day, YYYY-MM-DD (default: BRYTUPP_RETENTION_YEARS ago).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count the cases that would go.")] = False,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """Retention (gallring): erase closed cases and their events once the retention period is over
+    (api/retention.py); each leaves one 'purged' audit row."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from .db import make_engine, migrate
+    from .retention import purge_closed, retention_cutoff
+
+    settings = Settings()
+    try:
+        today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+        if closed_before is None:
+            day = retention_cutoff(today, settings.retention_years)
+        else:
+            try:
+                day = dt.date.fromisoformat(closed_before)
+            except ValueError:
+                raise ValueError("--closed-before: a day, YYYY-MM-DD") from None
+            if day > today:
+                raise ValueError("--closed-before: not a day in the future")
+        engine = make_engine(database_url or settings.database_url)
+        try:
+            migrate(engine)
+            result = purge_closed(engine, day, by, dry_run=dry_run)
+        finally:
+            engine.dispose()
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    verb = "would purge" if result.dry_run else "purged"
+    out.print(f"{verb} {result.cases} closed cases ({result.events} events), closed before {day}", markup=False)
 
 
 def main() -> None:

@@ -71,6 +71,25 @@ defaults; each can also be set in the environment as ``BRYTUPP_GOAL_<FIELD>``):
    [``schooling_days`` = 7] calendar days after it: placed on 3 March,
    schooling on 10 March counts (day 7), on 11 March does not (day 8).
 
+What is not counted: the queries read these JSON fields, and never fail on what
+is stored in them, whatever the API accepted when it was written (until issue 11
+an age could be a personal identity number, 198503121234, which broke PostgreSQL's
+integer cast for every report): ``placement_ended.payload.completed``,
+``housing_outcome.payload.contract_months`` and ``.type``,
+``schooling_started.payload.child``, and in ``placement_started``'s
+``case_events.facts`` the list ``children`` and each child's ``accompanying``,
+``in_school`` and ``age``.  A flag counts only as JSON ``true`` (not ``1`` or
+``"true"``), a type only as a JSON string, a number only as a JSON number,
+compared as the number it is (PostgreSQL ``numeric``, which holds every JSON
+number, so nothing is cast to ``integer``): an age of 9.0 is 9, a child index of
+0.5 is no child.  A contract longer than the API takes (``MAX_CONTRACT_MONTHS``,
+1,200 months) is a typing error, not housing.  A value of another type, out of
+range, missing or null, or a payload, facts or child that is not a JSON object,
+is simply not counted: the placement it belongs to is not in the denominator
+(goal 2's ``completed``; goal 5's child), or is not followed by housing or
+schooling (the numerator).  The case's own ``facts`` are not read.
+tests/test_goals_robust.py writes such values straight into the database.
+
 How it runs: each query is shaped for both databases' planners (an outer
 join grouped per placement rather than an ``EXISTS`` per row, which PostgreSQL
 runs as a subplan per row; ``WHERE EXISTS`` for re-actualisation, a hash
@@ -99,6 +118,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import (
     Date,
     Integer,
+    Numeric,
     and_,
     case,
     cast,
@@ -290,11 +310,47 @@ def definitions(config: GoalSettings) -> list[GoalDefinition]:
 # --- SQL helpers ----------------------------------------------------------------------------
 
 SQLITE_MMAP_BYTES = 1 << 30
+# Goal 2: a longer contract is a typing error, not housing (the API's own bound, HousingOutcomeRecorded).
+MAX_CONTRACT_MONTHS = 1200
 Counts = dict[tuple[str, int], tuple[int, int]]  # (district, year) -> (numerator, denominator)
 
 
 def _year(column: Any) -> ColumnElement[int]:
     return extract("year", column)
+
+
+# The JSON readers: what the API stored is not trusted to have the type or range the goal needs
+# (see "What is not counted" above).  Each answers NULL rather than fail, so the row is not counted.
+# On PostgreSQL a CASE guards the cast (its WHERE clauses may run in any order); SQLite's
+# json_extract returns the stored value as is, and its json_type says what that is.
+
+
+def _json_path(key: str) -> str:
+    return f'$."{key}"'
+
+
+def _json_number(dialect: str, doc: Any, key: str) -> ColumnElement[Any]:
+    """``doc.key`` where it is a JSON number, compared as the number it is (NUMERIC on PostgreSQL
+    holds every JSON number, so no cast can overflow), else NULL."""
+    if dialect == "sqlite":
+        path = _json_path(key)
+        return case((func.json_type(doc, path).in_(["integer", "real"]), func.json_extract(doc, path)))
+    return case((func.jsonb_typeof(doc[key]) == "number", cast(doc[key].as_string(), Numeric)))
+
+
+def _json_text(dialect: str, doc: Any, key: str) -> ColumnElement[Any]:
+    """``doc.key`` where it is a JSON string, else NULL."""
+    if dialect == "sqlite":
+        path = _json_path(key)
+        return case((func.json_type(doc, path) == "text", func.json_extract(doc, path)))
+    return case((func.jsonb_typeof(doc[key]) == "string", doc[key].as_string()))
+
+
+def _json_true(dialect: str, doc: Any, key: str) -> ColumnElement[bool]:
+    """``doc.key`` is JSON ``true`` (not 1, not "true")."""
+    if dialect == "sqlite":
+        return func.json_type(doc, _json_path(key)) == "true"
+    return doc[key] == literal_column("'true'::jsonb")  # type: ignore[no-any-return]
 
 
 def _add_days(dialect: str, column: Any, days: int) -> ColumnElement[dt.date]:
@@ -348,15 +404,20 @@ def _housing(conn: Connection, years: list[int], district: str | None, config: G
         col(outcome.case_id) == col(ended.case_id),
         col(outcome.kind) == "housing_outcome",
         col(outcome.on) >= col(ended.on),
-        outcome.payload["contract_months"].as_integer() >= config.housing_min_contract_months,
+        _json_number(dialect, outcome.payload, "contract_months").between(
+            config.housing_min_contract_months, MAX_CONTRACT_MONTHS
+        ),
     ]
+    housing_type = _json_text(dialect, outcome.payload, "type")
     if config.housing_excluded_types:
-        stable.append(outcome.payload["type"].as_string().not_in(config.housing_excluded_types))
+        stable.append(housing_type.not_in(config.housing_excluded_types))
+    else:
+        stable.append(housing_type.is_not(None))
     if config.housing_within_months is not None:
         stable.append(col(outcome.on) <= _add_months(dialect, col(ended.on), config.housing_within_months))
     where = [col(ended.kind) == "placement_ended", col(ended.on) >= start, col(ended.on) <= end]
     if not config.count_broken_off_placements:
-        where.append(ended.payload["completed"].as_boolean())
+        where.append(_json_true(dialect, ended.payload, "completed"))
     if district is not None:
         where.append(col(Case.district) == district)
     # One row per placement, followed or not: a join PostgreSQL can hash (an EXISTS in the select
@@ -440,9 +501,11 @@ def _schooling(conn: Connection, years: list[int], district: str | None, config:
     facts: Any = placed.facts
     child: Any
     if dialect == "sqlite":
-        child = func.json_each(facts, "$.children").table_valued("key", column("value", JSON), name="child")
+        child = func.json_each(facts, "$.children").table_valued("key", column("value", JSON), "type", name="child")
         index: Any = child.c.key
         is_list = func.json_type(facts, "$.children") == "array"
+        # json_each gives a string child as bare text, which json_type would reject as malformed JSON.
+        value: Any = case((child.c.type == "object", child.c.value))
     else:
         children = facts["children"]
         child = (
@@ -452,7 +515,7 @@ def _schooling(conn: Connection, years: list[int], district: str | None, config:
         )
         index = child.c.ordinality - 1
         is_list = true()
-    value: Any = child.c.value
+        value = child.c.value
     schooled = (
         select(literal_column("1"))
         .where(
@@ -460,7 +523,7 @@ def _schooling(conn: Connection, years: list[int], district: str | None, config:
             col(school.kind) == "schooling_started",
             col(school.on) >= col(placed.on),
             col(school.on) <= _add_days(dialect, col(placed.on), config.schooling_days),
-            school.payload["child"].as_integer() == index,
+            _json_number(dialect, school.payload, "child") == index,
         )
         .exists()
     )
@@ -469,13 +532,10 @@ def _schooling(conn: Connection, years: list[int], district: str | None, config:
         col(placed.on) >= start,
         col(placed.on) <= end,
         is_list,
-        value["accompanying"].as_boolean(),
+        _json_true(dialect, value, "accompanying"),
         or_(
-            value["in_school"].as_boolean(),
-            and_(
-                value["age"].as_integer() >= config.school_age_min,
-                value["age"].as_integer() <= config.school_age_max,
-            ),
+            _json_true(dialect, value, "in_school"),
+            _json_number(dialect, value, "age").between(config.school_age_min, config.school_age_max),
         ),
     ]
     if district is not None:
