@@ -118,7 +118,7 @@ class TestProductionRefusesInsecureDefaults:
         for name in ("BRYTUPP_JWT_KEY", "BRYTUPP_DATABASE_URL", "DATABASE_URL", "BRYTUPP_JWKS_URL"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("BRYTUPP_ENVIRONMENT", "production")
-        with pytest.raises(ValueError, match="BRYTUPP_DATABASE_URL.*BRYTUPP_JWT_KEY"):
+        with pytest.raises(ValueError, match=r"BRYTUPP_DATABASE_URL.*BRYTUPP_JWT_KEY"):
             Settings()
         with pytest.raises(ValueError, match="at least 32 bytes"):
             Settings(database_url="sqlite:///x.sqlite", jwt_key="short")
