@@ -55,6 +55,8 @@ ROLES = {
     "/units": ["manager"] * 3 + ["caseworker"] * 3 + ["implementer", "none"],
     "/audit": ["manager"] * 4 + ["caseworker", "implementer", "bad"],
     "/reports": ["manager"] * 4 + ["caseworker", "implementer", "none"],
+    # A logout revokes the token it is sent with: each gets a token of its own.
+    "/auth": ["fresh"] * 3 + ["none", "bad"],
 }
 
 
@@ -102,7 +104,8 @@ class Run:
         }
 
     def check(self, case: Case, role: str = "caseworker", headers: dict[str, str] | None = None) -> Any:
-        case.headers.update({**self.tokens[role], **(headers or {})})
+        token = self.service.headers(Role.caseworker, "farsta", subject="ut") if role == "fresh" else self.tokens[role]
+        case.headers.update({**token, **(headers or {})})
         response = send(self.service, case)
         self.statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
         try:
@@ -175,6 +178,7 @@ def valid_requests(run: Run) -> None:
     )
     run.do("GET", "/audit", "manager", query={"limit": 5, "case_id": cid, "since": "2020-01-01T00:00:00Z", "subject": "anna"})
     run.do("GET", "/health", "none")
+    run.do("POST", "/auth/logout", "fresh", expect=204)
     unit = {"unit": "mottagningsenheten"}
     routine = {"district": "farsta", "adopted": "2024-03-01"}
     run.do("PUT", "/units/{unit}/routine", "manager", expect=201, path_parameters=unit, body=routine)
