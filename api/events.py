@@ -17,6 +17,11 @@ case's facts, or both:
 ``case_closed``               completes the closing step with that ``reason``; the case is closed
 ============================  =================================================================
 
+A completion's outcome must be one its step declares (``outcomes:`` in the
+process); a closing step's outcome is its closure reason.  What is wrong with an
+event is said without repeating what was sent (a step id or an outcome is text a
+caseworker typed): the messages name what the process allows instead.
+
 The service itself records ``facts_updated`` (PUT facts), ``transferred`` and
 ``migrated``.  Folding the log in recording order gives the engine's
 ``CaseState``: the completed steps, and the facts history, each entry dated by
@@ -35,7 +40,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import CaseState, CompiledProcess, CompletedStep
-from engine.case import DatedFacts
+from engine.case import DatedFacts, outcome_problem
+from engine.errors import did_you_mean
 
 from .pseudonym import ID_PATTERN
 
@@ -50,7 +56,9 @@ class StepCompleted(_Event):
     kind: Literal["step_completed"]
     step: str = Field(pattern=ID_PATTERN, description="Step id, as in the process.")
     child: int | None = Field(default=None, ge=0, le=50, description="Index into `facts.children` for a per-child step.")
-    outcome: str | None = Field(default=None, pattern=ID_PATTERN, description="Outcome code.")
+    outcome: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="One of the outcome codes the step declares (`outcomes`)."
+    )
 
 
 class OutcomeRecorded(_Event):
@@ -145,17 +153,36 @@ def completes(event: _Event, compiled: CompiledProcess) -> CompletedStep | None:
             step, child, outcome = closing_step(compiled, event.reason), None, event.reason
         case _:
             return None
-    if step not in compiled.process.steps:
-        raise EventProblem("step", f"unknown step '{step}' in {compiled.name}'s process")
+    steps = compiled.process.steps
+    if step not in steps:
+        raise EventProblem("step", f"not a step of {compiled.name}'s process{did_you_mean(step, steps)}")
+    problem = outcome_problem(steps[step], outcome)
+    if problem is not None:
+        raise EventProblem("outcome", problem)
     return CompletedStep(step=step, on=event.on, child=child, outcome=outcome)
+
+
+def outcome_problems(compiled: CompiledProcess, completed: Iterable[CompletedStep]) -> dict[str, str]:
+    """``completed[i].outcome`` -> what is wrong, for completions given whole (``POST /decide``);
+    an unknown step is left to the engine, which names it."""
+    steps = compiled.process.steps
+    problems = {}
+    for index, done in enumerate(completed):
+        problem = outcome_problem(steps[done.step], done.outcome) if done.step in steps else None
+        if problem is not None:
+            problems[f"completed[{index}].outcome"] = problem
+    return problems
 
 
 def closing_step(compiled: CompiledProcess, reason: str) -> str:
     for step_id, step in compiled.process.steps.items():
         if step.closure_reason == reason:
             return step_id
-    reasons = sorted(compiled.process.closure_reasons)
-    raise EventProblem("reason", f"unknown closure reason '{reason}'; the reasons are {', '.join(reasons)}")
+    # The reasons a step closes with: a declared reason no step closes with cannot be recorded.
+    reasons = sorted({step.closure_reason for step in compiled.process.steps.values() if step.closure_reason})
+    raise EventProblem(
+        "reason", f"not a closure reason of this process; the reasons are {', '.join(reasons)}{did_you_mean(reason, reasons)}"
+    )
 
 
 def changed_facts(event: _Event, facts: dict[str, Any]) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ Prints, in one run:
     docstring says where the comparison is not exact), replaying each case's completed
     steps; how often its open steps agree with decide()'s, and decide()'s speed-up over it;
   * the matching alone: durable-rules with and without the cache, plain Python;
+  * decide() on one case with 1, 5 and 15 children (the most a case may have), the matcher's
+    cache off: every child opens its own steps, so this is where more facts cost more;
   * optionally (--threads N --per-thread M) N threads calling decide() at once through
     one durable-rules matcher, every Decision compared with the oracle's (the issue's bar
     is 8 x 100,000), once with the matcher's cache off (durable-rules decides every call)
@@ -28,6 +30,7 @@ Run: .venv/bin/python bench/decide.py [--states 300] [--rounds 5] [--peer-rounds
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import resource
 import sys
 import threading
@@ -107,6 +110,19 @@ def threaded(
     return done[0], wrong[0], time.perf_counter() - t0
 
 
+def with_children(count: int) -> CaseState:
+    """A case past its safety assessment with ``count`` children, half of whom witnessed violence."""
+    children = [{"age": 3 + i, "witnessed_violence": i % 2 == 0, "accompanying": True} for i in range(count)]
+    done = [("actualisation", None), ("intake_registration", None), ("initial_safety_assessment", None)]
+    done += [("child_protection_assessment", i) for i in range(0, count, 2)]
+    return CaseState(
+        facts={"age": 30, "children": children, "report_received": "2025-03-03", "needs": ["housing"]},
+        opened=dt.date(2025, 3, 3),
+        today=dt.date(2025, 3, 10),
+        completed=[{"step": step, "child": child, "on": dt.date(2025, 3, 4)} for step, child in done],
+    )
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -170,6 +186,10 @@ def main() -> None:
     measure("matching alone, durable-rules (cache)", lambda i: durable.match(compiled, facts[i]), n, args.rounds)
     measure("matching alone, durable-rules, cache off", lambda i: uncached.match(compiled, facts[i]), n, args.rounds)
     measure("matching alone, plain Python", lambda i: oracle.match(compiled, facts[i]), n, args.rounds)
+    for count in (1, 5, 15):
+        case = with_children(count)
+        label = f"decide(), {count} {'child' if count == 1 else 'children'}, cache off"
+        measure(label, lambda i, case=case: decide(compiled, case, uncached), 1, 200)
 
     if args.threads:
         mixed = states + with_history

@@ -22,7 +22,8 @@ def random_value(rng: random.Random, spec: FactSpec) -> Any:
     if spec.type == "boolean":
         return rng.random() < 0.3
     if spec.type == "integer":
-        return rng.choice([4, 9, 14, 16, 17, 19, 23, 31, 38, 45, 52, 66, 71, 84])
+        low, high = spec.bounds  # facts outside the declared range are refused, not decided
+        return rng.choice([n for n in (4, 9, 14, 16, 17, 19, 23, 31, 38, 45, 52, 66, 71, 84) if low <= n <= high] or [low])
     if spec.type == "enum":
         return rng.choice(spec.values or [])
     if spec.type == "set":

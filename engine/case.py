@@ -5,6 +5,13 @@ vocabulary (``facts:`` in the process file); ``normalize_facts`` checks them
 against it and fills the declared defaults (false for booleans, empty for sets
 and lists), so every later stage sees one shape.  A client is a pseudonymous
 reference: no names or personal identity numbers appear here.
+
+What is wrong with a fact is said without repeating what was sent: the value or
+key may be anything a caseworker typed, a personal identity number included, and
+the messages end up in API answers and logs.  A message names the declared
+vocabulary instead (which facts, which values, which range), and a key that is
+not declared is reported at the object that holds it, since the key is itself
+submitted text.
 """
 
 from __future__ import annotations
@@ -15,16 +22,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import BrytUppError, did_you_mean
-from .schema import FactSpec
+from .errors import BrytUppError, closest, did_you_mean
+from .schema import FactSpec, Step
+
+Unknown = dict[str, list[tuple[Any, str | None]]]  # object path -> [(key as sent, closest declared name)]
 
 
 class FactsError(BrytUppError, ValueError):
-    """Facts that do not fit the vocabulary; ``problems`` maps ``facts.path`` to what is wrong."""
+    """Facts that do not fit the vocabulary; ``problems`` maps ``facts.path`` to what is wrong.
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    ``unknown`` keeps the undeclared keys as they were sent, by the path of the object
+    holding them, for a caller showing users their own file (the command line); the
+    message and ``problems`` never hold them.
+    """
+
+    def __init__(self, problems: dict[str, str], unknown: Unknown | None = None) -> None:
         self.problems = problems
+        self.unknown: Unknown = unknown or {}
         super().__init__("; ".join(f"{path}: {message}" for path, message in problems.items()))
+
+
+class _Problems(dict[str, str]):
+    """Problems by path, and the undeclared keys met on the way (``FactsError.unknown``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unknown: Unknown = {}
 
 
 class CompletedStep(BaseModel):
@@ -35,7 +58,9 @@ class CompletedStep(BaseModel):
     step: str = Field(description="Step id.")
     on: dt.date = Field(description="The date it was completed.")
     child: int | None = Field(default=None, ge=0, description="Index into `facts.children` for a per-child step.")
-    outcome: str | None = Field(default=None, description="Free outcome code, e.g. `placed`, `declined`.")
+    outcome: str | None = Field(
+        default=None, description="An outcome code the step declares (`outcomes`), or a closing step's closure reason."
+    )
     facts_from: int | None = Field(
         default=None,
         ge=0,
@@ -70,12 +95,22 @@ class CaseState(BaseModel):
     completed: list[CompletedStep] = Field(default_factory=list, description="What has been done, in order.")
 
 
+def outcome_problem(step: Step, outcome: str | None) -> str | None:
+    """What is wrong with completing ``step`` with ``outcome``, or None; never repeats ``outcome``."""
+    allowed = step.allowed_outcomes()
+    if outcome is None or outcome in allowed:
+        return None
+    if not allowed:
+        return "this step records no outcome"
+    return f"the outcomes of this step are {', '.join(allowed)}{did_you_mean(outcome, allowed)}"
+
+
 def normalize_facts(vocabulary: Mapping[str, FactSpec], raw: Mapping[str, Any]) -> dict[str, Any]:
     """Facts checked against the vocabulary, with defaults filled; raises FactsError."""
-    problems: dict[str, str] = {}
-    out = _object(vocabulary, raw, "facts", problems)
+    problems = _Problems()
+    out = _object(vocabulary, raw, "facts", problems, "fact")
     if problems:
-        raise FactsError(problems)
+        raise FactsError(dict(problems), problems.unknown)
     return out
 
 
@@ -152,7 +187,8 @@ class _Plan:
         if kind == "boolean":
             return [f"    if {v} is None:", f"        {v} = False", f"    elif type({v}) is not bool:", "        raise _Unusual"]
         if kind == "integer":
-            return [f"    if {v} is not None and type({v}) is not int:", "        raise _Unusual"]
+            low, high = spec.bounds
+            return [f"    if {v} is not None and (type({v}) is not int or not {low} <= {v} <= {high}):", "        raise _Unusual"]
         if kind in ("enum", "set"):
             allowed = f"allowed_{len(self.env)}"
             self.env[allowed] = frozenset(spec.values or ())
@@ -182,24 +218,35 @@ class _Plan:
         return [
             f"    if {v} is None:",
             f"        {v} = []",
-            f"    elif type({v}) is list:",
+            f"    elif type({v}) is list and len({v}) <= {int(spec.max_items or 0)}:",
             f"        {v} = [{read}(item) for item in {v}]",
             "    else:",
             "        raise _Unusual",
         ]
 
 
-def _object(fields: Mapping[str, FactSpec], raw: Any, path: str, problems: dict[str, str]) -> dict[str, Any]:
+def _object(
+    fields: Mapping[str, FactSpec], raw: Any, path: str, problems: _Problems, noun: str = "field"
+) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         problems[path] = "expected an object"
         return {}
-    for key in raw:
-        if key not in fields:
-            problems[f"{path}.{key}"] = f"unknown fact{did_you_mean(str(key), fields)}"
+    unknown = [(key, closest(key, fields) if isinstance(key, str) else None) for key in raw if key not in fields]
+    if unknown:
+        problems.unknown[path] = unknown
+        problems[path] = _unknown_keys([close for _, close in unknown], fields, noun)
     return {name: _value(spec, raw.get(name), f"{path}.{name}", problems) for name, spec in fields.items()}
 
 
-def _value(spec: FactSpec, value: Any, path: str, problems: dict[str, str]) -> Any:
+def _unknown_keys(close: list[str | None], fields: Mapping[str, FactSpec], noun: str) -> str:
+    """``unknown fact; the facts are …; did you mean 'age'?``: declared names only."""
+    count = f"{len(close)} unknown {noun}s" if len(close) > 1 else f"unknown {noun}"
+    suggested = list(dict.fromkeys(name for name in close if name is not None))
+    hint = f"; did you mean {' or '.join(repr(name) for name in suggested)}?" if suggested else ""
+    return f"{count}; the {noun}s are {', '.join(fields)}{hint}"
+
+
+def _value(spec: FactSpec, value: Any, path: str, problems: _Problems) -> Any:
     kind = spec.type
     if value is None:  # the declared defaults: a missing object still has its fields' defaults
         if kind == "object":
@@ -210,21 +257,24 @@ def _value(spec: FactSpec, value: Any, path: str, problems: dict[str, str]) -> A
             problems[path] = "expected true or false"
         return value
     if kind == "integer":
-        if not isinstance(value, int) or isinstance(value, bool):
-            problems[path] = "expected a whole number"
+        low, high = spec.bounds
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            problems[path] = f"expected a whole number from {low} to {high}"
         return value
+    values = spec.values or []
     if kind == "enum":
-        if value not in (spec.values or []):
-            problems[path] = f"expected one of {', '.join(spec.values or [])}{did_you_mean(str(value), spec.values or [])}"
+        if value not in values:
+            problems[path] = f"expected one of {', '.join(values)}{_suggestion(value, values)}"
         return value
     if kind == "set":
         items = value if isinstance(value, list | set | frozenset | tuple) else None
         if items is None:
             problems[path] = "expected a list of values"
             return frozenset()
-        bad = [v for v in items if v not in (spec.values or [])]
-        if bad:
-            problems[path] = f"unknown value '{bad[0]}'; expected some of {', '.join(spec.values or [])}"
+        bad = next(((n, v) for n, v in enumerate(items, 1) if v not in values), None)
+        if bad is not None:
+            # Counted from 1: the message is prose; the path stays the set's own.
+            problems[path] = f"item {bad[0]} is not one of {', '.join(values)}{_suggestion(bad[1], values)}"
         return frozenset(items)
     if kind == "date":
         if isinstance(value, dt.datetime):
@@ -241,4 +291,13 @@ def _value(spec: FactSpec, value: Any, path: str, problems: dict[str, str]) -> A
     if not isinstance(value, list):
         problems[path] = "expected a list"
         return []
+    if len(value) > (spec.max_items or 0):
+        # Nothing of a list longer than the process allows is read: each item costs work.
+        problems[path] = f"expected at most {spec.max_items} {path.rsplit('.', 1)[-1]}"
+        return []
     return [_object(spec.fields or {}, item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
+
+
+def _suggestion(value: Any, values: list[str]) -> str:
+    """A declared value close to a text that was sent; nothing for anything else."""
+    return did_you_mean(value, values) if isinstance(value, str) else ""

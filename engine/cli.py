@@ -188,7 +188,11 @@ def _reported(path: Path) -> Iterator[None]:
         raise typer.Exit(1) from exc
     except FactsError as exc:
         for key, message in exc.problems.items():
-            out.print(f"{path}: {key}: {message}", markup=False)
+            # The case file is the user's own: an unknown key can be named where it is written.
+            for name, close in exc.unknown.get(key, []):
+                out.print(f"{path}: {key}.{name}: unknown fact{f'; did you mean {close!r}?' if close else ''}", markup=False)
+            if key not in exc.unknown:
+                out.print(f"{path}: {key}: {message}", markup=False)
         raise typer.Exit(1) from exc
 
 

@@ -91,12 +91,22 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=_finding_order)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A `; did you mean 'x'?` suffix, or '' when nothing is close enough."""
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word``, or None when nothing is close enough."""
     import difflib
 
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
+    return match[0] if match else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A `; did you mean 'x'?` suffix, or '' when nothing is close enough.
+
+    It names a candidate, never ``word``: where ``word`` is what a client sent, the
+    message still repeats nothing of it.
+    """
+    match = closest(word, candidates)
+    return f"; did you mean '{match}'?" if match else ""
 
 
 @dataclass

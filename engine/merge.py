@@ -21,7 +21,12 @@ Semantics, operation by operation (everything is addressed by id):
     unconditional, outgoing transition: every transition into it goes to that
     successor instead.
 * ``add_steps`` adds local steps; an id the central process already uses is
-  refused (patch it under ``steps`` instead).
+  refused (patch it under ``steps`` instead).  A local step declares its own
+  ``outcomes``.
+* Outcomes of central steps are the central process's alone: a step patch has
+  no ``outcomes`` key, so a district cannot add one (``unknown key``).  They are
+  the city's vocabulary for what happened, read alike in every district's
+  follow-up; a district that needs another outcome proposes it centrally.
 * ``add_transitions: {from: {to: transition}}`` adds transitions from any step;
   a transition the central process already has cannot be replaced, since
   changing its condition could take a guaranteed step away from some clients.

@@ -16,6 +16,12 @@ interface:
 * ``PythonMatcher`` evaluates the same conditions with ``conditions.evaluate``;
   it is the test oracle the durable-rules matcher is checked against.
 
+Each child is one more fact, holding only what the per-child rules read: never
+a list, since the case's list of children in every child's fact made a
+decision's cost grow with the square of the children.  A quantifier such as
+``any(children, …)`` in a per-child rule is therefore worked out in Python once
+per case, as ``count(…, body)`` always is, and sent as a plain field.
+
 Caseworkers ask about the same case many times while its facts stay the same,
 so ``DurableMatcher`` keeps the hits of recently matched facts (a bounded LRU
 keyed by process version and the facts); ``cache_size=0`` turns that off, and
@@ -134,6 +140,7 @@ class _Translator:
 
     def __init__(self, derived: dict[str, Expr]) -> None:
         self.derived = derived  # field name -> count(…, body) expression computed in Python
+        self.per_child = False  # translating a rule that durable-rules asks of each child's fact
 
     def field(self, name: Name, item: bool) -> str:
         if item:
@@ -162,6 +169,10 @@ class _Translator:
     def quantifier(self, q: Quantifier, neg: bool, item: bool) -> dict[str, Any] | bool:
         if q.kind == "count" or q.body is None:
             raise RulesError(f"{q} is a number, not a condition")
+        if self.per_child and not item:
+            # The case's list in every child's fact would make a decision's cost grow with the
+            # square of the children: the quantifier is worked out once per case instead.
+            return {self.derived_key(q): not neg}
         lst = self.field(q.collection, item)
         if (q.kind == "any") != neg:  # any(b), or not all(b) == any(not b)
             inner = self(q.body, q.kind == "all", True)
@@ -180,13 +191,17 @@ class _Translator:
         if isinstance(expr, Quantifier) and expr.kind == "count":
             if expr.body is None:
                 return self.field(expr.collection, item) + "__count"
-            key = f"derived__{len(self.derived)}"
-            for existing, e in self.derived.items():
-                if e == expr:
-                    return existing
-            self.derived[key] = expr
-            return key
+            return self.derived_key(expr)
         return None
+
+    def derived_key(self, expr: Expr) -> str:
+        """The field holding ``expr``'s value, worked out in Python for the case."""
+        for existing, e in self.derived.items():
+            if e == expr:
+                return existing
+        key = f"derived__{len(self.derived)}"
+        self.derived[key] = expr
+        return key
 
     def compare(self, c: Compare, neg: bool, item: bool) -> dict[str, Any] | bool:
         op, left, right = c.op, c.left, c.right
@@ -252,7 +267,11 @@ class CompiledRules:
     derived: dict[str, Expr]
     never: frozenset[str]  # rules whose condition can never hold
     always: tuple[Rule, ...]  # rules whose condition always holds
-    fields: frozenset[str]  # the fact fields the rules read: nothing else is sent
+    # The fact fields the rules read, of the case's fact and of each child's: nothing else is
+    # sent.  No list is read of a child's fact (see _Translator.quantifier), so a child's
+    # fact stays the same size however many children the case has.
+    fields: frozenset[str]
+    child_fields: frozenset[str]
 
 
 def _fields(node: Any, into: set[str]) -> None:
@@ -273,7 +292,9 @@ def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
     definition: dict[str, Any] = {}
     never: set[str] = set()
     always: list[Rule] = []
+    reads: dict[str, set[str]] = {"case": {"ctx"}, "child": {"ctx"}}
     for n, rule in enumerate(rules_of(compiled)):
+        translate.per_child = rule.per_child
         expr = translate(rule.expr)
         if expr is False:
             never.add(rule.id)
@@ -283,12 +304,12 @@ def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
             continue
         ctx = "child" if rule.per_child else "case"
         definition[f"r{n}"] = {"all": [{"m": {"$and": [{"ctx": ctx}, expr]}}], "rule": rule.id}
+        _fields(expr, reads[ctx])
     definition["seen_case"] = {"all": [{"m": {"ctx": "case"}}], "rule": None}
     definition["seen_child"] = {"all": [{"m": {"ctx": "child"}}], "rule": None}
-    fields: set[str] = set()
-    _fields([rule["all"] for rule in definition.values()], fields)
     name = f"brytupp_{compiled.name}_{compiled.version}"
-    return CompiledRules(name, definition, derived, frozenset(never), tuple(always), frozenset(fields))
+    fields, child_fields = frozenset(reads["case"]), frozenset(reads["child"])
+    return CompiledRules(name, definition, derived, frozenset(never), tuple(always), fields, child_fields)
 
 
 def flatten_facts(compiled: CompiledProcess, facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -427,16 +448,16 @@ class DurableMatcher:
         with self._lock:
             rules, ids = self._ruleset(compiled)
             # Only the fields some rule reads: every fact is JSON-encoded in, and back out per match.
-            base = {k: v for k, v in flatten_facts(compiled, facts).items() if k in rules.fields}
+            flat = flatten_facts(compiled, facts)
             for key, expr in rules.derived.items():
-                base[key] = evaluate(expr, facts)
+                flat[key] = evaluate(expr, facts)
             sid = str(next(self._sid))
-            batch = [{**base, "id": "case", "sid": sid, "ctx": "case"}]
+            batch = [{**{k: v for k, v in flat.items() if k in rules.fields}, "id": "case", "sid": sid, "ctx": "case"}]
+            read = rules.child_fields
+            shared = {k: v for k, v in flat.items() if k in read}
             for i, child in enumerate(facts.get(CHILDREN) or []):
-                child_fields = {
-                    f"child__{k}": _json_value(v) for k, v in child.items() if v is not None and f"child__{k}" in rules.fields
-                }
-                batch.append({**base, **child_fields, "id": f"c{i}", "sid": sid, "ctx": "child", "_ci": i})
+                own = {f"child__{k}": _json_value(v) for k, v in child.items() if v is not None and f"child__{k}" in read}
+                batch.append({**shared, **own, "id": f"c{i}", "sid": sid, "ctx": "child", "_ci": i})
             ruleset = self._host.get_ruleset(rules.name)
             hits: set[Hit] = set()
             try:

@@ -105,9 +105,36 @@ class FactSpec(Model):
     description: str | None = None
     values: list[Id] | None = Field(default=None, description="Allowed values, for `enum` and `set` facts.")
     fields: dict[Id, FactSpec] | None = Field(default=None, description="Fields of an `object`, or of each item of a `list`.")
+    min: int | None = Field(default=None, description="Lowest allowed value of an `integer` fact; required there.")
+    max: int | None = Field(default=None, description="Highest allowed value of an `integer` fact; required there.")
+    max_items: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most items a `list` fact may hold; required there, so that no client's facts make deciding slow.",
+    )
+
+    # Editors flag a missing range as the user types; the validator below says the same at load time.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"if": {"properties": {"type": {"const": "integer"}}}, "then": {"required": ["min", "max"]}},
+                {"if": {"properties": {"type": {"const": "list"}}}, "then": {"required": ["max_items"]}},
+            ]
+        }
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> FactSpec:
+        if self.type == "integer" and (self.min is None or self.max is None):
+            raise ValueError("every integer fact declares its range: give 'min' and 'max'")
+        if self.type != "integer" and (self.min is not None or self.max is not None):
+            raise ValueError(f"'min' and 'max' belong to integer facts, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        if self.type == "list" and self.max_items is None:
+            raise ValueError("every list fact declares how many items it may hold: give 'max_items'")
+        if self.type != "list" and self.max_items is not None:
+            raise ValueError(f"'max_items' belongs to list facts, not {self.type}")
         if self.type in ("enum", "set") and not self.values:
             raise ValueError(f"a {self.type} fact needs 'values'")
         if self.type not in ("enum", "set") and self.values is not None:
@@ -117,6 +144,13 @@ class FactSpec(Model):
         if self.type not in ("object", "list") and self.fields is not None:
             raise ValueError(f"'fields' belongs to object and list facts, not {self.type}")
         return self
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """``(min, max)`` of an integer fact (validation makes every integer fact declare both)."""
+        if self.min is None or self.max is None:
+            raise ValueError(f"a {self.type} fact has no range")
+        return self.min, self.max
 
 
 class ProcessInfo(Model):
@@ -215,12 +249,29 @@ class Step(Model):
         description="`all`: open only when every incoming branch that was started has arrived.",
     )
     closure_reason: Id | None = Field(default=None, description="Marks a terminal step: the case closes with this reason.")
+    outcomes: dict[Id, SwedishLabel] = Field(
+        default_factory=dict,
+        description=(
+            "The outcome codes a completion of this step may record, e.g. `{placed: Placerad}`; "
+            "none declared, none recorded.  A closing step's outcome is its closure_reason."
+        ),
+    )
     description: str | None = None
     next: dict[Id, Transition | None] = Field(default_factory=dict, description="Outgoing transitions keyed by target step id.")
+
+    @model_validator(mode="after")
+    def _closing_outcome(self) -> Step:
+        if self.closure_reason is not None and self.outcomes:
+            raise ValueError("a closing step's outcome is its closure_reason: leave out 'outcomes'")
+        return self
 
     @property
     def terminal(self) -> bool:
         return self.closure_reason is not None
+
+    def allowed_outcomes(self) -> list[str]:
+        """The outcome codes a completion may carry: the closure reason of a closing step."""
+        return [self.closure_reason] if self.closure_reason is not None else list(self.outcomes)
 
     def transitions(self) -> dict[str, Transition]:
         return {target: t or Transition() for target, t in self.next.items()}

@@ -249,9 +249,12 @@ def branch_conditions(c: CompiledProcess) -> Iterator[Finding]:
     Decided by enumerating every combination of the facts the conditions read,
     where each fact's domain is finite or can be cut into finitely many cases:
     booleans, enum values (and unknown), the set values tested, and for numbers
-    the values next to every constant they are compared with.  A quantifier
-    such as ``any(children, …)`` counts as one independent fact.  Gateways that
-    read dates, or need more than ``MAX_CASES`` combinations, are not decided.
+    the ends of their declared range and the values next to every constant they
+    are compared with, inside that range (a value the facts can never hold is no
+    client's case).  A quantifier such as ``any(children, …)`` counts as one
+    independent fact; a count lies between 0 and the list's ``max_items``.
+    Gateways that read dates, or need more than ``MAX_CASES`` combinations, are
+    not decided.
     """
     for step_id, step in c.process.steps.items():
         if step.gateway == "parallel":
@@ -284,8 +287,9 @@ def _decide_branches(
     exprs = [(t, e) for t, e in conditions if e is not None and not isinstance(e, Otherwise)]
     has_otherwise = len(exprs) < len(conditions)
     domains: dict[str, list[Any]] = {}
+    ranges: dict[str, tuple[int, int]] = {}
     for _, expr in exprs:
-        if not _collect_domains(expr, c, domains):
+        if not _collect_domains(expr, c, domains, ranges):
             return
     keys = sorted(domains)
     size = 1
@@ -335,11 +339,17 @@ def _example(env: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={show(v)}" for k, v in sorted(env.items()))
 
 
-def _collect_domains(expr: Expr, c: CompiledProcess, domains: dict[str, list[Any]]) -> bool:
-    """Fill ``domains`` for the atoms ``expr`` reads; False when undecidable."""
+def _collect_domains(
+    expr: Expr, c: CompiledProcess, domains: dict[str, list[Any]], ranges: dict[str, tuple[int, int]]
+) -> bool:
+    """Fill ``domains`` for the atoms ``expr`` reads, and ``ranges`` for the numbers among
+    them; False when undecidable."""
     if isinstance(expr, Quantifier):
         if expr.kind == "count":
-            domains.setdefault(str(expr), [0])
+            collection = fact_spec(c.process.facts, expr.collection.path)
+            longest = collection.max_items if collection is not None and collection.max_items is not None else 0
+            ranges[str(expr)] = (0, longest)
+            domains.setdefault(str(expr), [0, longest])
         else:
             domains[str(expr)] = [False, True]
         return True
@@ -355,38 +365,43 @@ def _collect_domains(expr: Expr, c: CompiledProcess, domains: dict[str, list[Any
         elif spec.type == "enum":
             domains[str(expr)] = [None, *(spec.values or [])]
         elif spec.type == "integer":
-            domains.setdefault(str(expr), [None])
+            ranges[str(expr)] = spec.bounds
+            domains.setdefault(str(expr), [None, *sorted(set(spec.bounds))])
         elif spec.type == "set":
             domains.setdefault(str(expr), [frozenset()])
         return True
     if isinstance(expr, Literal):
         return True
     if isinstance(expr, Not):
-        return _collect_domains(expr.operand, c, domains)
+        return _collect_domains(expr.operand, c, domains, ranges)
     if isinstance(expr, BoolOp):
-        return all(_collect_domains(o, c, domains) for o in expr.operands)
+        return all(_collect_domains(o, c, domains, ranges) for o in expr.operands)
     if isinstance(expr, Compare):
-        if not (_collect_domains(expr.left, c, domains) and _collect_domains(expr.right, c, domains)):
+        if not (_collect_domains(expr.left, c, domains, ranges) and _collect_domains(expr.right, c, domains, ranges)):
             return False
         for atom, value in ((expr.left, expr.right), (expr.right, expr.left)):
             key = str(atom)
             if key in domains and isinstance(value, Literal):
-                _refine(domains, key, value.value)
+                _refine(domains, key, value.value, ranges.get(key))
         return True
     return False
 
 
-def _refine(domains: dict[str, list[Any]], key: str, value: Any) -> None:
-    """Add the cases a comparison with ``value`` distinguishes."""
+def _refine(domains: dict[str, list[Any]], key: str, value: Any, bounds: tuple[int, int] | None) -> None:
+    """Add the cases a comparison with ``value`` distinguishes (numbers: within ``bounds``)."""
     current = domains[key]
     if (current and isinstance(current[-1], frozenset)) or current == [frozenset()]:
         values = value if isinstance(value, tuple) else (value,)
         tested = set().union(*current) | set(values)
         subsets = itertools.chain.from_iterable(itertools.combinations(sorted(tested), n) for n in range(len(tested) + 1))
         domains[key] = [frozenset(s) for s in subsets]
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        extra = [value - 1, value, value + 1]
-        domains[key] = sorted({v for v in current if v is not None} | set(extra))
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if numbers:
+        extra = {near for v in numbers for near in (v - 1, v, v + 1)}
+        low, high = bounds if bounds is not None else (min(extra), max(extra))
+        domains[key] = sorted({v for v in current if v is not None} | {v for v in extra if low <= v <= high})
         if None in current:
             domains[key].insert(0, None)
 

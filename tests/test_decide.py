@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine import CompiledProcess
+import engine
+from engine import CompiledProcess, compile_process, load_process, merge_override
 from engine.case import CaseState, FactsError
 from engine.decide import Decision, DecisionError, add_duration, decide
-from engine.rules import PythonMatcher
+from engine.rules import DurableMatcher, PythonMatcher
 
-from .conftest import OVERRIDE, wrong_in_threads
+from .conftest import OVERRIDE, ROOT, wrong_in_threads
 
 FLOW = """\
 process: {id: mini, label: Mini, owner: Testerna}
 start: intake
 facts:
-  age: {type: integer, label: Ålder}
+  age: {type: integer, label: Ålder, min: 0, max: 120}
   risk_level: {type: enum, label: Risknivå, values: [low, high]}
   needs: {type: set, label: Behov, values: [housing, financial]}
   placement_start: {type: date, label: Placeringsstart}
@@ -27,8 +30,9 @@ facts:
   children:
     type: list
     label: Barn
+    max_items: 15
     fields:
-      age: {type: integer, label: Ålder}
+      age: {type: integer, label: Ålder, min: 0, max: 17}
       accompanying: {type: boolean, label: Medföljande}
 events:
   case_opened: {label: Aktualiserat}
@@ -213,19 +217,68 @@ def test_reasons_point_at_the_district_file_for_local_transitions(district: Call
     assert police.reasons[0].origin == "district" and "testby.yaml" in police.reasons[0].source
 
 
+def refused(compiled: CompiledProcess, s: CaseState, error: type[FactsError] = FactsError) -> dict[str, str]:
+    """The problems decide() names, by path (its message is made of them)."""
+    with pytest.raises(error) as info:
+        decide(compiled, s)
+    return info.value.problems
+
+
 def test_unknown_steps_and_missing_child_indexes_are_refused(flow: CompiledProcess) -> None:
-    with pytest.raises(DecisionError, match=r"completed\[0\]\.step: unknown step 'intak'"):
-        decide(flow, state(done=["intak"]))
+    assert refused(flow, state(done=["intak"]), DecisionError) == {"completed[0].step": "not a step of this process; did you mean 'intake'?"}
     with pytest.raises(DecisionError, match="done per child"):
         decide(flow, state({"children": [{"age": 3}]}, ["intake", "child_check"]))
 
 
-def test_facts_outside_the_vocabulary_are_refused_with_the_key(flow: CompiledProcess) -> None:
-    with pytest.raises(FactsError) as info:
-        decide(flow, state({"risk_level": "hgh", "agee": 3}))
-    assert info.value.problems == {
-        "facts.agee": "unknown fact; did you mean 'age'?",
+def test_a_completion_names_no_step_or_child_that_was_sent(flow: CompiledProcess) -> None:
+    # A step id or a child index is what a caller typed: the messages name the process's own.
+    done = ["x19121212_1234", ("child_check", OPENED, 7), ("intake", OPENED, 0)]
+    assert refused(flow, state({"children": [{"age": 3}]}, done), DecisionError) == {
+        "completed[0].step": "not a step of this process",
+        "completed[1].child": "no such child: facts.children has 1 items",
+        "completed[2].child": "this step is done once for the case, not per child: leave out child",
+    }
+
+
+def test_facts_outside_the_vocabulary_are_refused_at_the_object_holding_them(flow: CompiledProcess) -> None:
+    assert refused(flow, state({"risk_level": "hgh", "agee": 3})) == {
+        "facts": "unknown fact; the facts are age, risk_level, needs, placement_start, ended, children; did you mean 'age'?",
         "facts.risk_level": "expected one of low, high; did you mean 'high'?",
+    }
+
+
+def test_a_submitted_key_or_value_is_never_repeated(flow: CompiledProcess) -> None:
+    sent = "191212121212"  # a personal identity number, typed where an id belongs
+    raw = {
+        sent: 1,
+        "risk_level": sent,
+        "needs": ["housing", sent],
+        "children": [{"age": 3, sent: True}],
+        "placement_start": sent,
+    }
+    assert refused(flow, state(raw)) == {
+        "facts": "unknown fact; the facts are age, risk_level, needs, placement_start, ended, children",
+        "facts.risk_level": "expected one of low, high",
+        "facts.needs": "item 2 is not one of housing, financial",
+        "facts.placement_start": "expected a date, YYYY-MM-DD",
+        "facts.children[0]": "unknown field; the fields are age, accompanying",
+    }
+
+
+def test_numbers_outside_their_declared_range_are_refused(flow: CompiledProcess) -> None:
+    assert refused(flow, state({"age": 121, "children": [{"age": 18}, {"age": -1}, {"age": 17}]})) == {
+        "facts.age": "expected a whole number from 0 to 120",
+        "facts.children[0].age": "expected a whole number from 0 to 17",
+        "facts.children[1].age": "expected a whole number from 0 to 17",
+    }
+    decide(flow, state({"age": 120, "children": [{"age": 0}, {"age": 17}]}))
+
+
+def test_a_list_longer_than_declared_is_refused_without_reading_it(flow: CompiledProcess) -> None:
+    children = [{"age": 3, "accompanying": True}] * 15
+    assert len(decide(flow, state({"children": children}, ["intake"])).next_steps) == 1 + 15
+    assert refused(flow, state({"children": [*children, {"agee": 3}, "not a child"]})) == {
+        "facts.children": "expected at most 15 children"
     }
 
 
@@ -420,3 +473,78 @@ def test_a_matcher_that_does_not_say_whether_it_keeps_results_is_asked_every_tim
         first = decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher)  # type: ignore[arg-type]
         assert decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher) == first  # type: ignore[arg-type]
         assert matcher.asked == 2
+
+
+# --- cost in the number of children ------------------------------------------------------------
+
+
+class _Work:
+    """What a decision does, counted rather than timed: lines of engine code run, and the
+    bytes handed to durable-rules and read back from it (its cost, and JSON's, grows with
+    them).  Both are the same on every run, so a test on them cannot flake."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import durable_rules_engine
+
+        self.lines = self.bytes = 0
+        self.engine = str(Path(engine.__file__).parent)
+        originals = {name: getattr(durable_rules_engine, name) for name in _DURABLE_CALLS}
+
+        def counted(name: str) -> Callable[..., Any]:
+            def call(*args: Any) -> Any:
+                self.bytes += sum(len(a) for a in args if isinstance(a, str))
+                result = originals[name](*args)
+                for part in result if isinstance(result, tuple) else (result,):
+                    self.bytes += len(part) if isinstance(part, str) else 0
+                return result
+
+            return call
+
+        for name in _DURABLE_CALLS:
+            monkeypatch.setattr(durable_rules_engine, name, counted(name))
+
+    def trace(self, frame: Any, event: str, arg: Any) -> Any:
+        if not frame.f_code.co_filename.startswith(self.engine):
+            return None
+        if event == "line":
+            self.lines += 1
+        return self.trace
+
+    def of(self, fn: Callable[[], object]) -> tuple[int, int]:
+        self.lines = self.bytes = 0
+        sys.settrace(self.trace)
+        try:
+            fn()
+        finally:
+            sys.settrace(None)
+        return self.lines, self.bytes
+
+
+_DURABLE_CALLS = ("assert_facts", "start_action_for_state", "complete_and_start_action")
+
+
+def test_a_decision_costs_work_in_proportion_to_the_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real process, its children allowed past 15 (the list's bound is checked elsewhere):
+    # every child opens its own steps, half of them a deadline counting from a step's completion.
+    path = ROOT / "processes" / "bryt_upp.yaml"
+    text = path.read_text(encoding="utf-8").replace("max_items: 15", "max_items: 100")
+    compiled = compile_process(merge_override(load_process(path, text)))
+
+    def case(n: int) -> CaseState:
+        children = [{"age": i % 18, "witnessed_violence": i % 2 == 0, "accompanying": True} for i in range(n)]
+        done = [("actualisation", None), ("intake_registration", None), ("initial_safety_assessment", None)]
+        done += [(step, i) for step in ("child_protection_assessment", "child_investigation_start") for i in range(0, n, 2)]
+        return CaseState(
+            facts={"age": 30, "children": children, "report_received": "2025-01-31", "needs": ["housing"]},
+            opened=OPENED,
+            today=OPENED,
+            completed=[{"step": step, "child": child, "on": OPENED} for step, child in done],
+        )
+
+    matcher = DurableMatcher(cache_size=0)  # durable-rules evaluates every call
+    decide(compiled, case(2), matcher)  # the ruleset and the tables are built once, not counted
+    work = _Work(monkeypatch)
+    (l20, b20), (l40, b40), (l80, b80) = (work.of(lambda n=n: decide(compiled, case(n), matcher)) for n in (20, 40, 80))
+    # Linear: twice the children add twice the work (a square would add four times as much).
+    assert (l80 - l40) <= 2.2 * (l40 - l20), (l20, l40, l80)
+    assert (b80 - b40) <= 2.2 * (b40 - b20), (b20, b40, b80)

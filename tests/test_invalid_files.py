@@ -41,4 +41,5 @@ def test_the_invalid_folder_covers_every_refusal_the_issue_names() -> None:
         "dropped_guarantee",
         "unreachable_local_step",
         "unknown_fact",
+        "missing_range",
     } <= names

@@ -77,6 +77,43 @@ def test_all_schema_errors_are_reported_in_one_pass(write: Writer) -> None:
     assert len(errors(write(text))) == 2
 
 
+def test_every_integer_fact_declares_its_range_and_every_list_its_length(write: Writer) -> None:
+    age = "  age: {type: integer, label: Ålder, min: 0, max: 120}"
+    children = "    label: Barn\n    max_items: 15\n"
+    text = MINI.replace(age, "  age: {type: integer, label: Ålder, max: 120}").replace(children, "    label: Barn\n")
+    path = write(text)
+    assert errors(path) == [
+        f"{path}:{line_of(text, '  age: {type: integer, label: Ålder, max: 120}')}:3: facts.age: "
+        "every integer fact declares its range: give 'min' and 'max'",
+        f"{path}:{line_of(text, '  children:')}:3: facts.children: "
+        "every list fact declares how many items it may hold: give 'max_items'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fact", "message"),
+    [
+        ("{type: integer, label: Ålder, min: 5, max: 1}", "'min' is greater than 'max'"),
+        ("{type: boolean, label: Ålder, min: 0, max: 1}", "'min' and 'max' belong to integer facts, not boolean"),
+        ("{type: integer, label: Ålder, min: 0, max: 9, max_items: 3}", "'max_items' belongs to list facts, not integer"),
+        ("{type: integer, label: Ålder, min: '0', max: 9}", "Input should be a valid integer (found '0')"),
+    ],
+)
+def test_ranges_belong_to_the_facts_they_bound(write: Writer, fact: str, message: str) -> None:
+    path = write(MINI.replace("{type: integer, label: Ålder, min: 0, max: 120}", fact))
+    (found,) = errors(path)
+    assert found.endswith(message)
+
+
+def test_steps_declare_their_outcomes_and_a_closing_step_has_its_reason(write: Writer) -> None:
+    text = MINI.replace("    intervention: advice\n", "    intervention: advice\n    outcomes: {given: Rådgivning given, declined: Avböjd}\n")
+    assert load_process(write(text)).steps["advice"].allowed_outcomes() == ["given", "declined"]
+    assert load_process(write(MINI)).steps["closed"].allowed_outcomes() == ["needs_met"]
+    path = write(MINI.replace("    closure_reason: needs_met\n", "    closure_reason: needs_met\n    outcomes: {met: Klart}\n"))
+    (message,) = errors(path)
+    assert message.endswith("steps.closed: a closing step's outcome is its closure_reason: leave out 'outcomes'")
+
+
 def test_condition_syntax_error_points_at_the_character(write: Writer) -> None:
     path = write(MINI.replace("risk_level == 'high'", "risk_level = 'high'"))
     line = line_of(MINI, "      advice: {when: \"risk_level == 'high'\"}")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import CompiledProcess, ProcessError, compile_process, load_process, merge_override, validate_process
+from engine import CompiledProcess, ProcessError, compile_process, load_override, load_process, merge_override, validate_process
 from engine.load import read_yaml, validate_data
 from engine.schema import DistrictOverride
 
@@ -109,6 +109,20 @@ def test_adding_a_local_step_and_transition(district: District) -> None:
     c = district(extra.replace("  advice:\n    police", "  triage:\n    police"))
     assert c.process.local_steps == ["police"]
     assert c.graph.has_edge("triage", "police")
+
+
+def test_a_local_step_declares_its_outcomes_but_a_central_step_gets_none_from_a_district(
+    district: District, write: Writer
+) -> None:
+    extra = (
+        "add_steps:\n  police:\n    label: Samverkan med polisen\n    phase: support\n    role: rvt\n"
+        "    outcomes: {reported: Polisanmälan gjord}\n    next:\n      closed:\n"
+        "add_transitions:\n  triage:\n    police: {when: \"risk_level == 'high'\"}\n"
+    )
+    assert district(extra).step("police").allowed_outcomes() == ["reported"]
+    with pytest.raises(ProcessError) as info:
+        load_override(write(OVERRIDE + "steps:\n  advice:\n    outcomes: {given: Rådgivning given}\n", "testby.yaml"))
+    assert info.value.findings[0].message == "unknown key 'outcomes'"
 
 
 def test_a_local_step_may_not_reuse_a_central_id(district: District) -> None:

@@ -88,6 +88,21 @@ def test_numbers_are_cut_at_their_constants(central: Central) -> None:
     )
 
 
+def test_numbers_are_sampled_inside_their_declared_range(central: Central) -> None:
+    # 121 would make both hold, but no client is 121 (age: 0-120), and no case has 16
+    # children (max_items: 15): neither is an overlap.
+    text = MINI.replace("risk_level == 'high'", "age > 120").replace("triage: {when: otherwise}", "triage: {when: age >= 100}")
+    assert checks(central(text)) == [
+        ("branch_gap", "no transition's condition holds for some clients (e.g. age=none); add an 'otherwise' transition")
+    ]
+    text = MINI.replace("risk_level == 'high'", "count(children) > 15").replace(
+        "triage: {when: otherwise}", "triage: {when: count(children) >= 15}"
+    )
+    assert checks(central(text)) == [
+        ("branch_gap", "no transition's condition holds for some clients (e.g. count(children)=0); add an 'otherwise' transition")
+    ]
+
+
 def test_set_membership_is_decided(central: Central) -> None:
     text = MINI.replace("risk_level == 'high'", "'housing' in needs").replace(
         "triage: {when: otherwise}", "triage: {when: \"'housing' not in needs\"}"

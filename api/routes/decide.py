@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from engine import CaseState, Decision
 
 from ..auth import Principal, Role, require
-from ..errors import problem_responses
+from ..errors import invalid, problem_responses
+from ..events import outcome_problems
 from ..schemas import DecideRequest
 from ..store import checked_facts, current_process, decision, today
 
@@ -22,6 +23,10 @@ def what_if(
 ) -> Decision:
     compiled = current_process(request, body.district)
     facts = checked_facts(compiled, body.facts, body.district)
+    # The same completions as a case's events may record: an outcome its step declares.
+    problems = outcome_problems(compiled, body.completed)
+    if problems:
+        raise invalid(problems)
     state = CaseState(
         facts=facts, history=body.history, opened=body.opened, today=body.today or today(request), completed=body.completed
     )
