@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from starlette.requests import Request
 
 from .app import create_app
-from .auth import Principal, Role
+from .auth import CITY, Principal, Role
 from .errors import ApiError
 from .events import EventIn
 from .goals import client_units
@@ -128,7 +128,7 @@ class _Writer:
         self.events += 1
 
     def routine(self, district: str, unit: str, adopted: dt.date) -> None:
-        principal = Principal(subject="demo-data", role=Role.manager)
+        principal = Principal(subject="demo-data", role=Role.manager, scope=CITY)
         body = goals.RoutineIn(district=district, adopted=adopted)
         with Session(self.engine, expire_on_commit=False) as session:
             goals.record_routine(

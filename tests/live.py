@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,17 +52,26 @@ def open_case(http: httpx.Client) -> dict[str, Any]:
 
 
 def step_event(tag: str, n: int = 0) -> dict[str, Any]:
-    """An event that completes a step and leaves the facts alone; ``tag`` (stored as the
-    step's outcome code) makes it recognisable in the log."""
-    return {"kind": "step_completed", "step": STEPS[n % 2], "outcome": tag, "on": ON}
+    """An event that completes a step and leaves the facts alone, recognisable in the log by its
+    date: each tag gets a day of its own (outcomes are declared per step, so they cannot carry it)."""
+    with _tags_lock:
+        on = _tag_days.get(tag)
+        if on is None:
+            on = _tag_days[tag] = (OPENED + dt.timedelta(days=1 + len(_tag_days))).isoformat()
+            _day_tags[on] = tag
+    return {"kind": "step_completed", "step": STEPS[n % 2], "on": on}
 
 
 def tag_of(event: dict[str, Any]) -> str | None:
-    """The tag of a logged ``step_event``."""
+    """The tag of a ``step_event``, sent or logged."""
     if event["kind"] != "step_completed":
         return None
-    tag: str | None = event["payload"].get("outcome")
-    return tag
+    return _day_tags.get(event["on"])
+
+
+_tag_days: dict[str, str] = {}
+_day_tags: dict[str, str] = {}
+_tags_lock = threading.Lock()
 
 
 def history(http: httpx.Client, case_id: str) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ def test_sixteen_clients_appending_and_updating_one_case(database_url: str, tmp_
         assert event == answer
     tags = Counter(tag_of(e) for e in recorded if tag_of(e) is not None)
     assert set(tags.values()) == {1}
-    assert set(tags) == {body["outcome"] for body in bodies.values() if body["kind"] == "step_completed"}
+    assert set(tags) == {tag_of(body) for body in bodies.values() if body["kind"] == "step_completed"}
 
     # Stale updates got 412, and only when the case had in fact moved on.
     won = [p for p in puts if p[2] == 200]
