@@ -32,6 +32,8 @@ from .auth import Verifier
 from .context import RequestContext
 from .db import make_engine, migrate
 from .guards import BodyLimit, no_personal_numbers
+from .headers import SecurityHeaders
+from .logs import AccessLog
 from .models import ProcessVersion
 from .registry import Registry, Sources
 from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports
@@ -90,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = Verifier(settings)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(errors.Incidents)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
     for module in (cases, decide, processes, diagrams, reports, goals, pages):

@@ -31,13 +31,24 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .logs import LOG_CONFIG
 
     settings = Settings()
     updates = {k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None}
     settings = settings.model_copy(update=updates)
     sys.setswitchinterval(settings.switch_interval)
     err.print(f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs)", markup=False)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5)
+    # Uvicorn's access log and its WebSocket lines carry the query string: the app writes its own (api/logs.py).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        log_config=LOG_CONFIG,
+        access_log=False,
+        ws="none",
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()

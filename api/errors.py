@@ -2,25 +2,32 @@
 
 FastAPI's own 422 body repeats the input back (``input``, ``ctx``); for a service
 that may receive a personal identity number by mistake that would echo it into
-logs and browsers, so the handler keeps only where and what.  Unexpected
-exceptions become a 500 with an incident id and no stack trace; an unreachable
-database becomes 503 with Retry-After.
+logs and browsers, so the handler keeps only where and what, and rewrites the
+messages whose text can carry the input.  Unexpected exceptions become a 500
+with an incident id and no stack trace, logged by type and place only; an
+unreachable database becomes 503 with Retry-After.
 """
 
 from __future__ import annotations
 
 import logging
+import typing
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from pydantic_core import core_schema
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logs import exception_fields, request_id
+from .pseudonym import safe_key
 
 log = logging.getLogger("brytupp.api")
 
@@ -72,8 +79,105 @@ class ValidationProblem(BaseModel):
     detail: list[FieldProblem]
 
 
-def field_problems(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
+# pydantic's messages that end in text taken from the input ("Input should be a valid UUID, invalid
+# character: found `n` at 1", "Input tag 'Anna' found using 'kind'…"): only their fixed part is kept.
+_FIXED_PART = {
+    "json_invalid": "invalid JSON",
+    "get_attribute_error": "the value could not be read",
+    "iteration_error": "Input should be iterable",
+    "mapping_type": "Input should be a valid mapping",
+    "value_error": "invalid value",
+    "assertion_error": "invalid value",
+    "no_such_attribute": "no such attribute",
+    "bytes_invalid_encoding": "Data should be valid UTF-8",
+    "date_parsing": "Input should be a valid date in the format YYYY-MM-DD",
+    "date_from_datetime_parsing": "Input should be a valid date in the format YYYY-MM-DD",
+    "time_parsing": "Input should be a valid time in the format HH:MM[:SS]",
+    "datetime_parsing": "Input should be a valid ISO 8601 datetime, e.g. 2025-03-12T10:00:00+01:00",
+    "datetime_object_invalid": "Invalid datetime object",
+    "datetime_from_date_parsing": "Input should be a valid ISO 8601 datetime or date",
+    "time_delta_parsing": "Input should be a valid ISO 8601 duration",
+    "url_parsing": "Input should be a valid URL",
+    "url_syntax_violation": "Input violated strict URL syntax rules",
+    "uuid_parsing": "Input should be a valid UUID",
+}
+# Every other type pydantic-core knows formats its message from the schema only (limits, patterns,
+# expected values); a type it does not know (a custom error) may say anything and is not repeated.
+_SCHEMA_ONLY = set(typing.get_args(core_schema.ErrorType)) - set(_FIXED_PART) - {"union_tag_invalid", "extra_forbidden"}
+_PARAMETERS = ("path", "query", "header", "cookie")
+
+
+def field_problems(errors: Sequence[Any], route: Any = None) -> list[dict[str, Any]]:
+    """pydantic's errors as ``{loc, msg, type}``, saying what is allowed and never repeating the input:
+    neither in ``msg`` nor in ``loc`` (an unknown key is submitted text; its object is named instead)."""
+    problems = []
+    for error in errors:
+        kind = str(error.get("type", ""))
+        loc = list(error.get("loc", ()))
+        ctx = error.get("ctx") or {}
+        # The last part of an unknown field's loc is the key as it was sent.
+        loc = _safe_loc(loc[:-1] if kind == "extra_forbidden" and len(loc) > 1 else loc)
+        if kind == "extra_forbidden":
+            known = _fields_at(route, loc)
+            msg = f"unknown field; the fields are {', '.join(known)}" if known else "unknown field"
+        elif kind == "union_tag_invalid":
+            tag = str(ctx.get("discriminator", "tag")).strip("'")
+            expected = str(ctx.get("expected_tags", "")).replace("'", "")
+            msg = f"unknown {tag}; the {tag}s are {expected}" if expected else f"unknown {tag}"
+        elif kind in _FIXED_PART:
+            msg = _FIXED_PART[kind]
+        elif kind in _SCHEMA_ONLY:
+            msg = str(error.get("msg", ""))
+        else:
+            msg = "invalid value"
+        problems.append({"loc": loc, "msg": msg, "type": kind})
+    return problems
+
+
+def _safe_loc(loc: list[Any]) -> list[str | int]:
+    # A parameter's name is the route's own; inside a body, a key that is not a plain field name may be
+    # a dict key someone typed, and the path stops at the object holding it.
+    if not loc or loc[0] in _PARAMETERS:
+        return loc
+    safe: list[str | int] = []
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and safe_key(part)):
+            safe.append(part)
+        else:
+            break
+    return safe
+
+
+def _fields_at(route: Any, loc: list[str | int]) -> list[str]:
+    """The field names the route's body schema allows at ``loc`` (``["body", "completed", 0]``), if known."""
+    field = getattr(route, "body_field", None)
+    if field is None or not loc or loc[0] != "body":
+        return []
+    body: Any = Annotated[field.field_info.annotation, field.field_info]
+    try:
+        schema = TypeAdapter(body).json_schema()
+    except Exception:  # a schema pydantic cannot draw: say "unknown field" without the list
+        return []
+    defs = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+        return node
+
+    node = resolve(schema)
+    for part in loc[1:]:
+        if isinstance(part, int):
+            node = resolve(node.get("items", {}))
+        elif part in node.get("properties", {}):
+            node = resolve(node["properties"][part])
+        elif part in node.get("discriminator", {}).get("mapping", {}):
+            node = resolve({"$ref": node["discriminator"]["mapping"][part]})
+        else:
+            options = [resolve(o) for o in node.get("anyOf", node.get("oneOf", []))]
+            node = next((o for o in options if part in o.get("properties", {})), {})
+            node = resolve(node.get("properties", {}).get(part, {}))
+    return sorted(node.get("properties", {}))
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -91,8 +195,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": field_problems(exc.errors())}, status_code=422)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": field_problems(exc.errors(), request.scope.get("route"))}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -122,5 +226,36 @@ def install(app: FastAPI) -> None:
 
 def _incident(exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
-    log.error("incident %s", incident, exc_info=exc)
+    # Type and frames, not the traceback: a database error's message repeats the row it refused.
+    fields = exception_fields(exc)
+    log.error("incident %s: %s", incident, fields["exception"], extra={"incident": incident, "request_id": request_id()} | fields)
     return JSONResponse({"detail": f"internal error (incident {incident})"}, status_code=500)
+
+
+class Incidents:
+    """Answers an exception no handler took with the incident 500, inside the request's context.
+
+    Starlette's last-resort handler runs outside every middleware, after the request id is gone,
+    and then re-raises so that the server logs the whole traceback, message included; here the
+    incident is logged once, by type and frames, and the 500 still carries the request id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            response = _incident(exc)
+            if not started:
+                await response(scope, receive, send)

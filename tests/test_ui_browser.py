@@ -171,3 +171,26 @@ def test_the_effect_goal_charts(browser: Browser, server: ServerProcess) -> None
     assert len(drawn) == 10 and sum(drawn) > 0, "the charts have values"
     session.shot("goals")
     assert session.problems == []
+
+
+def test_logging_out_is_a_form_post(browser: Browser, server: ServerProcess) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.wait_for_selector("#districts")
+    page.get_by_role("button", name="Logga ut").click()
+    page.wait_for_url("**/ui/login")
+    page.goto(server.url + "/ui")
+    assert "/ui/login" in page.url, "the cookie is gone"
+    assert session.problems == []
+
+
+def test_the_api_docs_run_under_their_content_security_policy(browser: Browser, server: ServerProcess) -> None:
+    session = Session(browser.new_context().new_page())
+    violations: list[str] = []
+    session.page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    response = session.page.goto(server.url + "/docs")
+    assert response is not None and "sha256-" in response.headers["content-security-policy"]
+    # The inline script ran: it starts the bundle, which draws into #swagger-ui.
+    session.page.wait_for_selector("#swagger-ui .swagger-ui")
+    session.page.wait_for_load_state("networkidle")
+    assert violations == []

@@ -74,8 +74,37 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     return page(request, "login.html", None, next=safe_next(next))
 
 
+def same_site(request: Request) -> bool:
+    """Whether a form post came from one of this site's own pages.
+
+    An Origin check rather than a CSRF token: the forms that change the session (log in, log out)
+    run before there is a session to keep a token in, and every browser sends ``Origin`` on a
+    POST (``Referer`` is the fallback for one that does not).  Hosts are compared, not schemes,
+    as a TLS-terminating proxy forwards https requests to the service as http."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    host = request.headers.get("host")
+    if not claimed or not host or claimed == "null":
+        return False
+    return _netloc(urllib.parse.urlsplit(claimed)) == _netloc(urllib.parse.urlsplit("//" + host))
+
+
+def _netloc(url: urllib.parse.SplitResult) -> str | None:
+    try:
+        port = url.port
+    except ValueError:
+        return None
+    if url.hostname is None:
+        return None
+    return url.hostname if port in (None, 80, 443) else f"{url.hostname}:{port}"
+
+
+FOREIGN_FORM = "Formuläret skickades inte från den här webbplatsen och avvisades. Öppna inloggningssidan och försök igen."
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
+    if not same_site(request):
+        return page(request, "login.html", None, status=403, error=FOREIGN_FORM, next="/ui")
     form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = safe_next((form.get("next") or [""])[0])
@@ -92,8 +121,10 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.get("/logout")
-def logout() -> Response:
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    if not same_site(request):
+        return page(request, "login.html", None, status=403, error=FOREIGN_FORM, next="/ui")
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
     return response
