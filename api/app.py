@@ -27,7 +27,7 @@ from sqlmodel import Session
 from engine import CompiledProcess
 
 from . import errors
-from .audit import AuditWriter
+from .audit import AuditRefusals, AuditWriter
 from .auth import Verifier
 from .context import RequestContext
 from .db import make_engine, migrate
@@ -36,7 +36,8 @@ from .headers import SecurityHeaders
 from .logs import AccessLog
 from .models import ProcessVersion
 from .registry import Registry, Sources
-from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports
+from .revocation import Revocations
+from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports, tokens
 from .settings import Settings
 
 log = logging.getLogger("brytupp.api")
@@ -89,15 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.reader = reader
-    app.state.verifier = Verifier(settings)
+    app.state.revocations = Revocations(reader, engine)
+    app.state.verifier = Verifier(settings, revoked=app.state.revocations.is_revoked)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(AuditRefusals)
     app.add_middleware(errors.Incidents)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
-    for module in (cases, decide, processes, diagrams, reports, goals, pages):
+    for module in (cases, decide, processes, diagrams, reports, goals, pages, tokens):
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)

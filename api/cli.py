@@ -19,6 +19,18 @@ from .auth import Role, mint
 from .settings import Settings
 
 
+def _settings() -> Settings:
+    """The settings, or a clear refusal (production without a key or a database URL)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            err.print(str(problem.get("msg", "")).removeprefix("Value error, "), markup=False)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: BRYTUPP_HOST or 127.0.0.1.")] = None,
@@ -33,7 +45,7 @@ def serve(
     from .app import create_app
     from .logs import LOG_CONFIG
 
-    settings = Settings()
+    settings = _settings()
     updates = {k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None}
     settings = settings.model_copy(update=updates)
     sys.setswitchinterval(settings.switch_interval)
@@ -54,15 +66,36 @@ def serve(
 @app.command()
 def token(
     role: Annotated[Role, typer.Option(help="caseworker, implementer or manager.")],
-    district: Annotated[str | None, typer.Option(help="A caseworker's district, e.g. farsta.")] = None,
+    district: Annotated[str | None, typer.Option(help="A caseworker's or a district manager's district, e.g. farsta.")] = None,
     subject: Annotated[str, typer.Option(help="Who the token is for (a user id, never a client).")] = "dev",
-    hours: Annotated[float, typer.Option(help="Valid for this many hours.")] = 12,
+    hours: Annotated[float, typer.Option(help="Valid for this many hours (at most BRYTUPP_MAX_TOKEN_HOURS).")] = 12,
 ) -> None:
-    """Mint a local bearer token signed with the service's key (for development and tests)."""
+    """Mint a local bearer token signed with the service's key (for development and tests).
+    A manager's token without --district is city-wide (socialförvaltningen)."""
     if role == Role.caseworker and district is None:
         err.print("a caseworker's token needs --district", markup=False)
         raise typer.Exit(2)
-    out.print(mint(Settings(), subject, role, district, hours), markup=False)
+    out.print(mint(_settings(), subject, role, district, hours), markup=False)
+
+
+@app.command()
+def revoke(
+    subject: Annotated[str, typer.Option(help="The user id whose tokens are taken back (the token's 'sub').")],
+    by: Annotated[str, typer.Option(help="Who revokes (an administrator's user id), for the record.")] = "admin",
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL.")] = None,
+) -> None:
+    """Revoke every token of a user issued until now, on every instance at once (a lost laptop, a leaver)."""
+    from .db import make_engine, migrate
+    from .revocation import Revocations
+
+    settings = _settings()
+    engine = make_engine(database_url or settings.database_url)
+    try:
+        migrate(engine)
+        Revocations(engine).revoke_subject(subject, by, settings.max_token_hours)
+    finally:
+        engine.dispose()
+    err.print(f"revoked: every token of that subject issued until now (for {settings.max_token_hours:g} h)", markup=False)
 
 
 @app.command("demo-cases")
@@ -72,7 +105,7 @@ def demo_cases(
     """Register a few demo clients (pseudonymous) through the API, unless they are there already."""
     from .demo import load_demo
 
-    settings = Settings()
+    settings = _settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     created = load_demo(settings)
@@ -92,7 +125,7 @@ def goals(
 
     from .goals import report_for, rich_tables, year_range
 
-    settings = Settings()
+    settings = _settings()
     try:
         chosen = year_range(years) if years else [year or dt.date.today().year]
         report = report_for(database_url or settings.database_url, settings.processes, chosen, district, settings.goals)
@@ -121,7 +154,7 @@ def demo_data(
     from .demo_data import load_demo_data
     from .goals import year_range
 
-    settings = Settings()
+    settings = _settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     try:
@@ -155,7 +188,7 @@ def purge(
     from .db import make_engine, migrate
     from .retention import purge_closed, retention_cutoff
 
-    settings = Settings()
+    settings = _settings()
     try:
         today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
         if closed_before is None:

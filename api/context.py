@@ -9,12 +9,14 @@ text typed by someone, is replaced by a fresh id, never echoed.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .pseudonym import looks_like_pin
 
 HEADER = "X-Request-ID"
 _ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -40,10 +42,12 @@ def current() -> RequestInfo | None:
 
 def request_id_from(header: bytes | None) -> str:
     text = header.decode("latin-1") if header else ""
-    # A personal identity number is digits: an id of digits and separators only is not taken.
-    if _ACCEPTED.fullmatch(text) and not re.fullmatch(r"[0-9._:-]+", text):
+    # An id that could hold a personal identity number is not taken, and so never echoed or logged.
+    if _ACCEPTED.fullmatch(text) and not looks_like_pin(text):
         return text
-    return uuid.uuid4().hex
+    # Not a UUID's hex: about 1 in 100 of those holds ten digits in a row that read as a date, and
+    # would then be withheld from the logs as a possible personal identity number.
+    return secrets.token_urlsafe(12)
 
 
 class RequestContext:

@@ -86,6 +86,15 @@ class TestTakingATokenBack:
         assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
         assert service.client.get("/processes", headers=second).status_code == 200
 
+    def test_logging_out_of_the_pages_revokes_the_token_for_the_api_too(self, service: Service) -> None:
+        from api.routes.pages import COOKIE
+
+        manager = service.headers(Role.manager, subject="maja")
+        service.client.cookies.set(COOKIE, manager["Authorization"].removeprefix("Bearer "), path="/ui")
+        out = service.client.post("/ui/logout", headers={"origin": "http://testserver"}, follow_redirects=False)
+        assert out.status_code == 303
+        assert service.client.get("/processes", headers=manager).status_code == 401
+
     def test_revoke_command_takes_back_every_token_of_a_subject_on_every_instance(
         self, service: Service, database_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:

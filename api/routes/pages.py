@@ -125,6 +125,15 @@ async def login(request: Request) -> Response:
 def logout(request: Request) -> Response:
     if not same_site(request):
         return page(request, "login.html", None, status=403, error=FOREIGN_FORM, next="/ui")
+    token = request.cookies.get(COOKIE)
+    if token:
+        # Logging out takes the token back everywhere, not only from this browser's cookie.
+        try:
+            principal: Principal = request.app.state.verifier.verify(token)
+        except ApiError:
+            pass  # expired or revoked already
+        else:
+            request.app.state.revocations.revoke_token(principal, by=principal.subject)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
     return response
@@ -294,7 +303,7 @@ def case_page(
 @router.get("/goals", response_class=HTMLResponse)
 def goals_page(request: Request, years: str | None = None) -> HTMLResponse:
     principal = page_principal(request, Role.manager)
-    chosen, report = _goals(request, years)
+    chosen, report = _goals(request, years, principal)
     goals = [
         {**g.model_dump(), "target_text": f"{g.target:.0%}" if g.kind == "share" else f"{g.target:g} × basåret"}
         for g in report.goals
@@ -305,8 +314,8 @@ def goals_page(request: Request, years: str | None = None) -> HTMLResponse:
 
 @router.get("/goals.csv")
 def goals_csv(request: Request, years: str | None = None) -> Response:
-    page_principal(request, Role.manager)
-    chosen, report = _goals(request, years)
+    principal = page_principal(request, Role.manager)
+    chosen, report = _goals(request, years, principal)
     return Response(
         report.to_csv(),
         media_type="text/csv; charset=utf-8",
@@ -314,7 +323,7 @@ def goals_csv(request: Request, years: str | None = None) -> Response:
     )
 
 
-def _goals(request: Request, years: str | None) -> tuple[list[int], GoalsReport]:
+def _goals(request: Request, years: str | None, principal: Principal) -> tuple[list[int], GoalsReport]:
     this_year = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year
     try:
         chosen = year_range(years) if years else [this_year - 2, this_year - 1, this_year]
@@ -323,5 +332,8 @@ def _goals(request: Request, years: str | None) -> tuple[list[int], GoalsReport]
     config: GoalSettings = request.app.state.settings.goals
     units, labels = units_by_district(registry(request).snapshot.districts, config)
     # The engine, not a session: the report's queries then run at once on their own connections.
-    report = goals_report(request.app.state.reader, chosen, None, config, units, labels)
+    # A district's manager sees their own district's figures only.
+    district = None if principal.city_wide else principal.district
+    report = goals_report(request.app.state.reader, chosen, district, config, units, labels)
+    request.app.state.audit_writer.write(principal, "goals_report", case_district=district)
     return chosen, report
