@@ -3,6 +3,7 @@ version, its decision, and the audit record every read and write leaves."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -12,6 +13,8 @@ from fastapi import Request
 from sqlmodel import Session, col, select
 
 from engine import CaseState, CompiledProcess, Decision, DecisionError, FactsError, decide, normalize_facts
+from engine.errors import BrytUppError
+from engine.schema import reading_stored_version
 
 from .audit import AuditWriter, record
 from .auth import Principal, Role
@@ -68,7 +71,14 @@ def process_version(request: Request, session: Session, version: str) -> Compile
     if row is None:
         raise ApiError(409, f"process version {version} is not known to this service; migrate the case")
     sources = Sources(row.central_path, row.central_text, row.district_path, row.district_text)
-    compiled = sources.compile()
+    try:
+        with reading_stored_version():
+            compiled = sources.compile()
+    except BrytUppError:
+        raise ApiError(409, "the case's process version can no longer be read by this service; migrate the case") from None
+    # The stored row is the version's identity: the process language may have gained fields since,
+    # and they are part of what a version's hash is computed from.
+    compiled = dataclasses.replace(compiled, version=version)
     reg.remember(compiled, sources)
     return compiled
 

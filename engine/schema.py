@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -97,6 +100,24 @@ class Model(BaseModel):
 FactType = Literal["boolean", "integer", "enum", "set", "date", "object", "list"]
 
 
+# Versions stored before every integer fact declared a range and every list a length are still
+# read, so that cases stay on the version they started on (until migrated deliberately): missing
+# bounds are taken as wide as JSON numbers exactly hold, and lists as long as any household.
+_STORED: ContextVar[bool] = ContextVar("reading_stored_version", default=False)
+STORED_LIMIT = 2**53
+STORED_MAX_ITEMS = 1000
+
+
+@contextmanager
+def reading_stored_version() -> Iterator[None]:
+    """Read process texts as a version stored earlier, in the language of its day."""
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
+
+
 class FactSpec(Model):
     """One fact the engine may reason over.  Conditions may use declared facts only."""
 
@@ -125,6 +146,8 @@ class FactSpec(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> FactSpec:
+        if _STORED.get():
+            self._widen()
         if self.type == "integer" and (self.min is None or self.max is None):
             raise ValueError("every integer fact declares its range: give 'min' and 'max'")
         if self.type != "integer" and (self.min is not None or self.max is not None):
@@ -144,6 +167,14 @@ class FactSpec(Model):
         if self.type not in ("object", "list") and self.fields is not None:
             raise ValueError(f"'fields' belongs to object and list facts, not {self.type}")
         return self
+
+    def _widen(self) -> None:
+        """A version stored before ranges and lengths were required: the widest a value could be then."""
+        if self.type == "integer":
+            self.min = -STORED_LIMIT if self.min is None else self.min
+            self.max = STORED_LIMIT if self.max is None else self.max
+        if self.type == "list" and self.max_items is None:
+            self.max_items = STORED_MAX_ITEMS
 
     @property
     def bounds(self) -> tuple[int, int]:

@@ -152,3 +152,56 @@ def _manager_token(service: Service, district: str) -> str:
     from api.auth import mint
 
     return mint(service.settings, f"chef-{district}", Role.manager, district)
+
+
+class TestCasesOnOlderVersions:
+    """A case stays on the version it started on, also across an upgrade of the process language."""
+
+    def _stored(self, service: Service, version: str, central: str) -> dict[str, Any]:
+        from api.models import ProcessVersion
+        from tests.service import ROOT
+
+        district = (ROOT / "local_overrides" / "farsta.yaml").read_text(encoding="utf-8")
+        case = after_intake(service, f"old-{version[:6]}")
+        engine = service.client.app.state.engine  # type: ignore[attr-defined]
+        from sqlmodel import Session
+
+        with Session(engine) as session:
+            session.add(
+                ProcessVersion(
+                    version=version,
+                    district="farsta",
+                    central_path="processes/bryt_upp.yaml",
+                    central_text=central,
+                    district_path="local_overrides/farsta.yaml",
+                    district_text=district,
+                )
+            )
+            session.commit()
+        with engine.begin() as connection:
+            key = case["id"] if engine.dialect.name == "postgresql" else case["id"].replace("-", "")
+            connection.execute(text("UPDATE cases SET process_version = :v WHERE id = :id"), {"v": version, "id": key})
+        return case
+
+    def test_a_version_stored_before_ranges_were_required_still_decides(self, service: Service) -> None:
+        import re
+
+        from tests.service import ROOT
+
+        current = (ROOT / "processes" / "bryt_upp.yaml").read_text(encoding="utf-8")
+        older = re.sub(r"(?m)^\s+(min|max|max_items): \d+\n", "", current)
+        assert older != current
+        case = self._stored(service, "0ld0000000000001", older)
+        decided = service.client.get(f"/cases/{case['id']}/next-steps", params={"today": "2025-02-06"}, headers=service.headers())
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["process_version"] == "0ld0000000000001"
+
+    def test_a_version_that_cannot_be_read_is_409_and_a_problem_in_the_list(self, service: Service) -> None:
+        good = after_intake(service, "good-0002")
+        case = self._stored(service, "br0ken0000000001", "process: [not, a, process]\n")
+        decided = service.client.get(f"/cases/{case['id']}/next-steps", headers=service.headers())
+        assert decided.status_code == 409 and "migrate" in decided.json()["detail"]
+        unit = service.client.get(f"/cases/{good['id']}/next-steps", headers=service.headers()).json()["next_steps"][0]["unit"]["id"]
+        listed = service.client.get(f"/units/{unit}/overdue", headers=service.headers())
+        assert listed.status_code == 200
+        assert listed.json()[0]["case_id"] == case["id"] and listed.json()[0]["problem"]

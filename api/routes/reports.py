@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from engine import CompiledProcess
+
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
@@ -62,11 +64,19 @@ def overdue(
     in_district = select(Case.id).where(Case.district == district, col(Case.closed).is_(False))
     for event in session.exec(select(CaseEvent).where(col(CaseEvent.case_id).in_(in_district)).order_by(col(CaseEvent.id))):
         logs.setdefault(event.case_id, []).append(event)
-    versions = {case.process_version: process_version(request, session, case.process_version) for case in cases}
+    versions: dict[str, CompiledProcess | ApiError] = {}
+    for version in {case.process_version for case in cases}:
+        try:
+            versions[version] = process_version(request, session, version)
+        except ApiError as exc:  # a version that cannot be read: its cases are listed as problems
+            versions[version] = exc
     session.close()
     for case in cases:
         try:
-            found = decision(versions[case.process_version], state_of(case, logs[case.id], on))
+            compiled = versions[case.process_version]
+            if isinstance(compiled, ApiError):
+                raise compiled
+            found = decision(compiled, state_of(case, logs[case.id], on))
         except ApiError:
             out.append(OverdueStep(case_id=case.id, problem=CASE_PROBLEM))
             continue
