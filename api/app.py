@@ -94,8 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = Verifier(settings, revoked=app.state.revocations.is_revoked)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(AuditRefusals)
     app.add_middleware(errors.Incidents)
+    # Outside Incidents, so that an unhandled error's 500 is audited as the refusals are.
+    app.add_middleware(AuditRefusals)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.

@@ -8,7 +8,7 @@ that holds its record returns.  Nothing is answered unaudited: if the commit
 fails, each of those requests fails with it (503 when the database is down).
 Writes keep their audit record in their own transaction, atomic with the change.
 
-Refusals are audited too: ``AuditRefusals`` writes a record for every 4xx answer on a
+Refusals are audited too: ``AuditRefusals`` writes a record for every 4xx or 5xx answer on a
 case, a list of cases, a report or the trail itself that the route did not audit on
 its way (an invalid token, a wrong role, an invalid body, a stale ETag…), so that an
 attempt is on the trail whether or not it got anywhere.
@@ -27,10 +27,11 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import context
 from .auth import Principal
+from .context import HttpMiddleware
 from .models import AuditRecord, utcnow
 
 log = logging.getLogger("brytupp.audit")
@@ -49,6 +50,8 @@ OUTCOMES = {
     415: "unsupported_media",
     422: "invalid",
     428: "precondition_required",
+    500: "error",
+    503: "unavailable",
 }
 
 
@@ -152,20 +155,15 @@ class AuditWriter:
 AUDITED = ("/cases", "/units/{unit}/overdue", "/audit", "/reports", "/ui/cases", "/ui/goals")
 
 
-class AuditRefusals:
+class AuditRefusals(HttpMiddleware):
     """Audits a refused request on a case, a list, a report or the trail that its route left
     unaudited; the answer goes out once the record is committed."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def audited_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
+            # 5xx too: a write that failed half-way still read the case.
+            if message["type"] == "http.response.start" and message["status"] >= 400:
                 await self._audit(scope, message["status"])
             await send(message)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from pydantic import BaseModel
 
 from . import context
 from .errors import ApiError
+from .pseudonym import looks_like_pin
 from .settings import Settings
 
 CITY = "city"
@@ -111,7 +113,7 @@ class Verifier:
         except (jwt.PyJWTError, ValueError):
             # PyJWT's messages are its own, but some quote a claim; say only what kind of problem it is.
             raise ApiError(401, "invalid token: its signature, issuer, audience or form is not accepted") from None
-        principal = principal_of(claims, token)
+        principal = principal_of(claims)
         assert principal.issued_at is not None and principal.expires_at is not None
         if principal.expires_at - principal.issued_at > self.max_lifetime:
             hours = self.max_lifetime.total_seconds() / 3600
@@ -134,22 +136,27 @@ def _moment(claims: dict[str, Any], name: str) -> dt.datetime:
         raise ApiError(401, f"invalid token: '{name}' is out of range") from None
 
 
-def token_id(claims: dict[str, Any], token: str) -> str:
+def token_id(claims: dict[str, Any]) -> str:
     jti = claims.get("jti")
     if jti is None:
-        # Tokens without an id still need one for logout and the trail: a digest names it, never its text.
-        return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        # Tokens without an id still need one for logout and the trail: a digest of their claims, not
+        # of their text, as one token can be spelt several ways (a padded signature verifies alike).
+        canonical = json.dumps(claims, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
     if not isinstance(jti, str) or not 1 <= len(jti) <= MAX_TOKEN_ID or not jti.isprintable():
         raise ApiError(401, f"invalid token: 'jti' must be text of 1 to {MAX_TOKEN_ID} characters")
     return jti
 
 
-def principal_of(claims: dict[str, Any], token: str = "") -> Principal:
+def principal_of(claims: dict[str, Any]) -> Principal:
     subject, role, district, scope = claims.get("sub"), claims.get("role"), claims.get("district"), claims.get("scope")
     if not isinstance(subject, str) or not subject:
         raise ApiError(401, "invalid token: no subject ('sub')")
     if len(subject) > MAX_SUBJECT or not subject.isprintable():
         raise ApiError(401, f"invalid token: 'sub' must be printable text of at most {MAX_SUBJECT} characters")
+    if looks_like_pin(subject):
+        # Staff are people too: the trail records a user id, never a personal identity number.
+        raise ApiError(401, "invalid token: 'sub' looks like a personal identity number; the service needs a user id")
     if not isinstance(role, str) or role not in Role.__members__:
         raise ApiError(401, f"invalid token: 'role' must be one of {', '.join(Role)}")
     if district is not None and (not isinstance(district, str) or not _DISTRICT.fullmatch(district)):
@@ -169,7 +176,7 @@ def principal_of(claims: dict[str, Any], token: str = "") -> Principal:
         role=Role(role),
         district=district,
         scope=scope,
-        token_id=token_id(claims, token),
+        token_id=token_id(claims),
         issued_at=_moment(claims, "iat"),
         expires_at=_moment(claims, "exp"),
     )

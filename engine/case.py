@@ -275,6 +275,8 @@ def _value(spec: FactSpec, value: Any, path: str, problems: _Problems) -> Any:
         if bad is not None:
             # Counted from 1: the message is prose; the path stays the set's own.
             problems[path] = f"item {bad[0]} is not one of {', '.join(values)}{_suggestion(bad[1], values)}"
+            # A list or an object among the items cannot go into a set: keep the declared ones only.
+            return frozenset(v for v in items if isinstance(v, str) and v in values)
         return frozenset(items)
     if kind == "date":
         if isinstance(value, dt.datetime):

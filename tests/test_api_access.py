@@ -144,6 +144,10 @@ class TestDistrictsAreSeparateAuthorities:
         trail = service.client.get("/audit", params={"limit": 1000}, headers=farsta).json()
         assert trail and all("farsta" in (row["district"], row["case_district"]) for row in trail)
         assert jarva_case["id"] not in {row["case_id"] for row in trail}
+        # Their own caseworker's try at a Järva case shows as a try, not as where that case is.
+        service.client.get(f"/cases/{jarva_case['id']}", headers=service.headers(subject="anna"))
+        tried = service.client.get("/audit", params={"case_id": jarva_case["id"]}, headers=farsta).json()
+        assert [(r["subject"], r["outcome"], r["case_district"]) for r in tried] == [("anna", "not_found", None)]
         city_trail = service.client.get("/audit", params={"limit": 1000}, headers=service.headers(Role.manager)).json()
         assert jarva_case["id"] in {row["case_id"] for row in city_trail}
 

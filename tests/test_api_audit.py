@@ -66,6 +66,22 @@ class TestRefusedAttemptsAreAudited:
         assert [(r["action"], r["outcome"]) for r in rows] == [("overdue", "forbidden")]
 
 
+class TestFailuresAreAudited:
+    def test_an_access_that_fails_with_a_server_error_is_on_the_trail(self, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A bug after the case was read must not leave the read untraced."""
+        import api.routes.cases
+
+        case = create(service)
+
+        def broken(*_: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(api.routes.cases, "decision", broken)
+        assert service.client.get(f"/cases/{case['id']}/next-steps", headers=service.headers()).status_code == 500
+        [row] = [r for r in trail(service, case_id=case["id"]) if r["action"] == "next_steps"]
+        assert (row["subject"], row["outcome"]) == ("anna", "error")
+
+
 class TestReadingTheTrailAndReportsIsAudited:
     def test_reading_the_audit_trail_and_the_goals_report_leave_rows(self, service: Service) -> None:
         manager = service.headers(Role.manager, subject="maja")
@@ -93,7 +109,16 @@ class TestEachRowSaysWhereItCameFrom:
 
 
 class TestTheTrailIsAppendOnly:
-    @pytest.mark.parametrize("statement", ["UPDATE audit_records SET subject = 'someone else'", "DELETE FROM audit_records"])
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE audit_records SET subject = 'someone else'",
+            "DELETE FROM audit_records",
+            "INSERT INTO audit_records (id, at, subject, role, action, outcome) "
+            "SELECT id, at, 'someone else', role, action, outcome FROM audit_records WHERE true "
+            "ON CONFLICT (id) DO UPDATE SET subject = excluded.subject",
+        ],
+    )
     def test_the_database_refuses_to_change_or_delete_audit_rows(self, service: Service, statement: str) -> None:
         create(service)
         engine = service.client.app.state.engine  # type: ignore[attr-defined]
@@ -101,3 +126,15 @@ class TestTheTrailIsAppendOnly:
             connection.execute(text(statement))
         with engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM audit_records WHERE subject = 'anna'")).scalar() == 1
+
+    def test_sqlite_insert_or_replace_cannot_rewrite_a_row(self, service: Service) -> None:
+        engine = service.client.app.state.engine  # type: ignore[attr-defined]
+        if engine.dialect.name != "sqlite":
+            pytest.skip("INSERT OR REPLACE is SQLite's")
+        create(service)
+        forged = (
+            "INSERT OR REPLACE INTO audit_records (id, at, subject, role, action, outcome) "
+            "SELECT id, at, 'someone else', role, action, outcome FROM audit_records"
+        )
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(forged))

@@ -172,3 +172,20 @@ class TestNothingSentIsRepeated:
         response = what_if(service, FACTS, [{"step": SENT, "on": "2025-02-03"}])
         assert response.status_code == 409
         assert "not a step of this process" in response.text and SENT not in response.text
+
+
+class TestValuesOfTheWrongShape:
+    @pytest.mark.parametrize("needs", [[["housing"]], [{"a": 1}], [1.5], [None]])
+    def test_a_set_item_that_is_no_value_is_422_never_500(self, service: Service, needs: list[Any]) -> None:
+        """A list or an object among a set's items could not be hashed and answered 500."""
+        assert problems(create(service, {**FACTS, "needs": needs})) == [
+            (["body", "facts", "needs"], "item 1 is not one of " + ", ".join(NEEDS))
+        ]
+        assert what_if(service, {**FACTS, "needs": needs}).status_code == 422
+        case = create(service, FACTS, reference="k-2").json()
+        headers = service.headers() | {"If-Match": '"1"'}
+        put = service.client.put(f"/cases/{case['id']}/facts", json={"facts": {**FACTS, "needs": needs}}, headers=headers)
+        assert put.status_code == 422
+
+
+NEEDS = ("financial", "housing", "practical", "health", "substance", "disability", "psychiatric", "legal")

@@ -24,7 +24,7 @@ MEDIA = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}
 def district_process(request: Request, district: str) -> CompiledProcess:
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
-        raise ApiError(404, f"no process for district '{district}'")
+        raise ApiError(404, "no process for that district")
     return state.compiled
 
 

@@ -181,7 +181,7 @@ def district_page(
     view = view if view in ("process", "diff") else "process"
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
-        raise ApiError(404, f"ingen process för stadsdelen '{district}'")
+        raise ApiError(404, "ingen process för den stadsdelen")
     process = state.compiled.process
     return page(
         request,

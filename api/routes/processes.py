@@ -46,7 +46,7 @@ def effective_process(
 ) -> EffectiveProcessOut:
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
-        raise ApiError(404, f"no process for district '{district}'")
+        raise ApiError(404, "no process for that district")
     return EffectiveProcessOut(
         district=district,
         version=state.compiled.version,

@@ -126,7 +126,15 @@ def audit_trail(
     rows = list(session.exec(query.order_by(col(AuditRecord.id).desc()).limit(limit)))
     session.close()
     writer.write(principal, "audit_read", case_id, case_district=principal.district)
-    return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
+    out = [AuditOut.model_validate(r, from_attributes=True) for r in rows]
+    if not principal.city_wide:
+        for row in out:
+            # Their own staff's attempt on another district's case: the manager learns of the attempt,
+            # not that the case exists nor where it is now, as the caseworker did not (404 either way).
+            if row.case_district not in (None, principal.district):
+                row.case_district = None
+                row.outcome = "not_found" if row.outcome == "denied" else row.outcome
+    return out
 
 
 def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:

@@ -4,7 +4,10 @@ Revision ID: 0003
 Revises: 0002
 
 The audit trail is append-only in the database, not by convention: triggers refuse
-UPDATE and DELETE (and TRUNCATE on PostgreSQL) of audit rows, whoever asks.
+UPDATE and DELETE (and TRUNCATE on PostgreSQL; on SQLite an INSERT OR REPLACE) of audit
+rows, whoever asks.  What a trigger cannot stop is the table's owner dropping or disabling
+it: in production the schema belongs to the role that migrates, and the service's role
+gets SELECT and INSERT only.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ def upgrade() -> None:
                 f"CREATE TRIGGER audit_records_no_{verb.lower()} BEFORE {verb} ON audit_records "
                 f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
             )
+        # INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers (unless
+        # recursive_triggers is on): an insert may only add a row, never land on an existing one.
+        op.execute(
+            "CREATE TRIGGER audit_records_no_replace BEFORE INSERT ON audit_records "
+            "WHEN EXISTS (SELECT 1 FROM audit_records WHERE id = NEW.id) "
+            f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
+        )
 
 
 def downgrade() -> None:
@@ -64,6 +74,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER audit_records_no_change ON audit_records")
         op.execute("DROP FUNCTION audit_records_append_only()")
     else:
+        op.execute("DROP TRIGGER audit_records_no_replace")
         op.execute("DROP TRIGGER audit_records_no_update")
         op.execute("DROP TRIGGER audit_records_no_delete")
     op.drop_index("ix_revocations_subject", table_name="revocations")
