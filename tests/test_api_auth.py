@@ -86,6 +86,18 @@ class TestTakingATokenBack:
         assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
         assert service.client.get("/processes", headers=second).status_code == 200
 
+    def test_logout_of_a_token_without_jti_holds_for_every_spelling_of_it(self, service: Service) -> None:
+        """PyJWT accepts a padded signature: a digest of the token's text took it for another token."""
+        plain = token(service)
+        assert service.client.post("/auth/logout", headers=plain).status_code == 204
+        padded = {"Authorization": plain["Authorization"] + "="}
+        refused = service.client.get("/processes", headers=padded)
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+    def test_a_subject_that_looks_like_a_personal_identity_number_is_refused(self, service: Service) -> None:
+        response = service.client.get("/processes", headers=token(service, sub="19850312-3772"))
+        assert response.status_code == 401 and "3772" not in response.text
+
     def test_logging_out_of_the_pages_revokes_the_token_for_the_api_too(self, service: Service) -> None:
         from api.routes.pages import COOKIE
 
