@@ -24,10 +24,11 @@ from pydantic_core import core_schema
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from .context import HttpMiddleware
 from .logs import exception_fields, request_id
-from .pseudonym import safe_key
+from .pseudonym import safe_loc
 
 log = logging.getLogger("brytupp.api")
 
@@ -116,7 +117,7 @@ def field_problems(errors: Sequence[Any], route: Any = None) -> list[dict[str, A
         loc = list(error.get("loc", ()))
         ctx = error.get("ctx") or {}
         # The last part of an unknown field's loc is the key as it was sent.
-        loc = _safe_loc(loc[:-1] if kind == "extra_forbidden" and len(loc) > 1 else loc)
+        loc = _safe_loc(loc[:-1] if kind == "extra_forbidden" and len(loc) > 1 else loc, route)
         if kind == "extra_forbidden":
             known = _fields_at(route, loc)
             msg = f"unknown field; the fields are {', '.join(known)}" if known else "unknown field"
@@ -134,18 +135,39 @@ def field_problems(errors: Sequence[Any], route: Any = None) -> list[dict[str, A
     return problems
 
 
-def _safe_loc(loc: list[Any]) -> list[str | int]:
-    # A parameter's name is the route's own; inside a body, a key that is not a plain field name may be
-    # a dict key someone typed, and the path stops at the object holding it.
+def _safe_loc(loc: list[Any], route: Any) -> list[str | int]:
+    # A parameter's name is the route's own; inside a body, a key the body's schema does not declare is one
+    # the client chose (a dict key, which may be a name), and the path stops at the object holding it.
     if not loc or loc[0] in _PARAMETERS:
         return loc
-    safe: list[str | int] = []
-    for part in loc:
-        if isinstance(part, int) or (isinstance(part, str) and safe_key(part)):
-            safe.append(part)
-        else:
-            break
-    return safe
+    names = body_names(route)
+    return ["body", *safe_loc(loc[1:], names)] if loc[0] == "body" else safe_loc(loc, names)
+
+
+def body_names(route: Any) -> frozenset[str]:
+    """Every field name and union tag the route's body schema declares, at any depth (drawn only for an
+    error answer, like ``_fields_at``; routes are not hashable, so it is not cached)."""
+    field = getattr(route, "body_field", None)
+    if field is None:
+        return frozenset()
+    body: Any = Annotated[field.field_info.annotation, field.field_info]
+    try:
+        schema = TypeAdapter(body).json_schema()
+    except Exception:  # a schema pydantic cannot draw: no key is named
+        return frozenset()
+    names: set[str] = set()
+    nodes: list[Any] = [schema]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, dict):
+            names.update(node.get("properties", {}) if isinstance(node.get("properties"), dict) else ())
+            discriminator = node.get("discriminator")
+            if isinstance(discriminator, dict):
+                names.update(discriminator.get("mapping", {}))
+            nodes.extend(node.values())
+        elif isinstance(node, list):
+            nodes.extend(node)
+    return frozenset(names)
 
 
 def _fields_at(route: Any, loc: list[str | int]) -> list[str]:
@@ -232,20 +254,14 @@ def _incident(exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"internal error (incident {incident})"}, status_code=500)
 
 
-class Incidents:
+class Incidents(HttpMiddleware):
     """Answers an exception no handler took with the incident 500, inside the request's context.
 
     Starlette's last-resort handler runs outside every middleware, after the request id is gone,
     and then re-raises so that the server logs the whole traceback, message included; here the
     incident is logged once, by type and frames, and the 500 still carries the request id."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:

@@ -94,18 +94,27 @@ class TestReadingTheTrailAndReportsIsAudited:
 class TestEachRowSaysWhereItCameFrom:
     def test_request_id_source_and_token_id(self, service: Service) -> None:
         case = create(service)
-        headers = service.headers() | {"X-Request-ID": "lb-7f3a9c01"}
+        headers = service.headers() | {"X-Request-ID": "7f3a9c01-5b2e-4d1a-9c3e-1a2b3c4d5e6f"}
         response = service.client.get(f"/cases/{case['id']}", headers=headers)
-        assert response.headers["x-request-id"] == "lb-7f3a9c01"
+        assert response.headers["x-request-id"] == "7f3a9c01-5b2e-4d1a-9c3e-1a2b3c4d5e6f"
         [read] = [r for r in trail(service, case_id=case["id"]) if r["action"] == "read"]
-        assert read["request_id"] == "lb-7f3a9c01"
+        assert read["request_id"] == "7f3a9c01-5b2e-4d1a-9c3e-1a2b3c4d5e6f"
         assert read["source"] == "testclient"
         assert read["token_id"] and len(read["token_id"]) == 32
 
-    @pytest.mark.parametrize("sent", ["19850312-3772", "req-850312-3577", "a19850312.3772"])
+    @pytest.mark.parametrize(
+        "sent",
+        ["19850312-3772", "req-850312-3577", "a19850312.3772", "Anna_Andersson_Storgatan_12", "Anna-Andersson", "lb-7f3a9c01"],
+    )
     def test_a_request_id_that_could_be_personal_data_is_replaced(self, service: Service, sent: str) -> None:
         response = service.client.get("/health", headers={"X-Request-ID": sent})
         assert response.headers["x-request-id"] != sent and sent[-4:] not in response.headers["x-request-id"]
+
+    @pytest.mark.parametrize(
+        "sent", ["7f3a9c01", "0d4f1a6e8c1b4b6f9a3e2f5c7d9e1b20", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+    )
+    def test_an_opaque_hex_request_id_is_kept(self, service: Service, sent: str) -> None:
+        assert service.client.get("/health", headers={"X-Request-ID": sent}).headers["x-request-id"] == sent
 
 
 class TestTheTrailIsAppendOnly:

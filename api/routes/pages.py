@@ -105,13 +105,19 @@ FOREIGN_FORM = "Formuläret skickades inte från den här webbplatsen och avvisa
 async def login(request: Request) -> Response:
     if not same_site(request):
         return page(request, "login.html", None, status=403, error=FOREIGN_FORM, next="/ui")
+    # The form is the page's own: a body of any other type is not read as one, so that nothing sent in
+    # some other shape ends up on the page.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        error = "Inloggningen tar bara emot inloggningssidans formulär (application/x-www-form-urlencoded)."
+        return page(request, "login.html", None, status=415, error=error, next="/ui")
     form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = safe_next((form.get("next") or [""])[0])
     try:
         principal: Principal = request.app.state.verifier.verify(token)
     except ApiError as exc:
-        return page(request, "login.html", None, status=401, error=f"Token godtogs inte: {exc.message}", next=target)
+        # A failed login does not repeat the address it was sent: it is text the sender chose.
+        return page(request, "login.html", None, status=401, error=f"Token godtogs inte: {exc.message}", next="/ui")
     if principal.role == Role.caseworker and target == "/ui":
         target = "/ui/cases"
     response = RedirectResponse(target, status_code=303)
