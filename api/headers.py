@@ -24,7 +24,9 @@ import base64
 import hashlib
 import re
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from .context import HttpMiddleware
 
 _POLICY = {
     "default-src": "'self'",
@@ -64,14 +66,8 @@ def _case_data(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in _CASE_DATA)
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeaders(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if path == DOCS:
             await self._docs(scope, receive, send)

@@ -26,9 +26,10 @@ import time
 from types import TracebackType
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import context
+from .context import HttpMiddleware
 from .pseudonym import looks_like_pin
 
 access = logging.getLogger("brytupp.access")
@@ -104,16 +105,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-class AccessLog:
+class AccessLog(HttpMiddleware):
     """One line per request: method, route template, status, duration, request id."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500  # unless a response starts: an exception escaped, or the client went away
 
