@@ -32,7 +32,13 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
-.PHONY: graphviz postgresql chromium
+# tests/test_deploy_files.py checks deploy/'s units with systemd-analyze (Debian's systemd; no running systemd needed).
+systemd:
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq systemd; }
+
+.PHONY: graphviz postgresql chromium systemd
 
 # The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.  Development
 # conveniences (that SQLite file, a key made under var/) are explicit: production refuses to start without
@@ -48,7 +54,7 @@ run: $(STAMP) graphviz
 	@$(BIN)/brytupp token --role manager --subject demo-chef
 	$(BIN)/brytupp serve
 
-test: $(STAMP) graphviz postgresql chromium
+test: $(STAMP) graphviz postgresql chromium systemd
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

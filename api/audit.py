@@ -121,6 +121,10 @@ class AuditWriter:
         for done in waiting:
             done.result()
 
+    def depth(self) -> int:
+        """Records waiting for a commit: grows when the database falls behind the reads."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)

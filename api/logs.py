@@ -28,13 +28,15 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from . import context
+from . import context, metrics
 from .context import HttpMiddleware
 from .pseudonym import looks_like_pin
 
 access = logging.getLogger("brytupp.access")
 
 UNMATCHED = "unmatched"
+# A load balancer's and Prometheus' calls every few seconds: counted in the metrics, logged only when they fail.
+PROBES = frozenset({"/health", "/ready", "/metrics"})
 _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # The fields a line may carry besides time, level, logger and message: all set by the service.
 _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "incident", "exception", "causes", "where")
@@ -121,17 +123,23 @@ class AccessLog(HttpMiddleware):
         try:
             await self.app(scope, receive, watch)
         finally:
+            seconds = time.perf_counter() - started
             method = scope.get("method", "")
-            access.info(
-                "request",
-                extra={
-                    "request_id": request_id(),
-                    "method": method if method in _METHODS else "OTHER",
-                    "path": route_template(scope),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            method = method if method in _METHODS else "OTHER"
+            # One template for the log line and the metrics: neither ever sees the concrete path.
+            template = route_template(scope)
+            metrics.observe_request(template, method, status, seconds)
+            if template not in PROBES or status >= 400:
+                access.info(
+                    "request",
+                    extra={
+                        "request_id": request_id(),
+                        "method": method,
+                        "path": template,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
+                    },
+                )
 
 
 LOG_CONFIG: dict[str, Any] = {

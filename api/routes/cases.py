@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from engine import CompiledProcess, Decision, DecisionError, decide
 
+from .. import metrics
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
@@ -227,6 +228,7 @@ def next_steps(
     compiled = process_version(request, session, case.process_version)
     session.close()  # end the read before deciding: no transaction held open while computing
     result = decision(compiled, state_of(case, events, on or today(request)))
+    metrics.decision_made("next_steps")
     writer.write(principal, "next_steps", case.id, case_district=case.district)
     return result
 

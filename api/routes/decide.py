@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from engine import CaseState, Decision
 
+from .. import metrics
 from ..auth import Principal, Role, require
 from ..errors import invalid, problem_responses
 from ..events import outcome_problems
@@ -30,4 +31,6 @@ def what_if(
     state = CaseState(
         facts=facts, history=body.history, opened=body.opened, today=body.today or today(request), completed=body.completed
     )
-    return decision(compiled, state)
+    result = decision(compiled, state)
+    metrics.decision_made("what_if")
+    return result
