@@ -26,6 +26,12 @@ postgresql:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; }
 
+# tests/test_api_deploy.py runs the service once behind Debian's PgBouncer (transaction mode).
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq pgbouncer; }
+
 # The page tests run in Debian's Chromium.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -38,7 +44,7 @@ systemd:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq systemd; }
 
-.PHONY: graphviz postgresql chromium systemd
+.PHONY: graphviz postgresql pgbouncer chromium systemd
 
 # The service on SQLite (var/brytupp.sqlite) with the Stockholm process and demo cases.  Development
 # conveniences (that SQLite file, a key made under var/) are explicit: production refuses to start without
@@ -54,7 +60,7 @@ run: $(STAMP) graphviz
 	@$(BIN)/brytupp token --role manager --subject demo-chef
 	$(BIN)/brytupp serve
 
-test: $(STAMP) graphviz postgresql chromium systemd
+test: $(STAMP) graphviz postgresql pgbouncer chromium systemd
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ from the installed package, not a CDN.
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from . import errors
 from .audit import AuditRefusals, AuditWriter
 from .auth import Verifier
 from .context import RequestContext
-from .db import make_engine, migrate
+from .db import engine_for, reader_of, start_when_migrated
 from .guards import BodyLimit, no_personal_numbers
 from .headers import SecurityHeaders
 from .logs import AccessLog
@@ -38,6 +39,7 @@ from .models import ProcessVersion
 from .registry import Registry, Sources
 from .revocation import Revocations
 from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports, tokens
+from .routes.deps import once_started
 from .settings import Settings
 
 log = logging.getLogger("brytupp.api")
@@ -59,24 +61,36 @@ def version_store(engine: Engine) -> Any:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
-    reader = make_engine(settings.database_url, readonly=True)
+    # One pool serves both: the reader is the same pool in autocommit (api/db.py).
+    engine = engine_for(settings)
+    reader = reader_of(engine)
+    # The group commit's own connection: requests wait for it while holding a pooled connection,
+    # so from the shared pool it could wait for theirs and never commit.
+    audit_engine = engine_for(settings, pool_size=1, max_overflow=0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        migrate(engine)
-        registry = Registry(settings.processes, on_new_version=version_store(engine))
-        registry.reload()
-        registry.watch(settings.reload_interval)
-        app.state.registry = registry
-        app.state.audit_writer = AuditWriter(engine)
+        def start() -> None:
+            registry = Registry(settings.processes, on_new_version=version_store(engine))
+            registry.reload()
+            registry.watch(settings.reload_interval)
+            app.state.registry = registry
+
+        app.state.audit_writer = AuditWriter(audit_engine)
+        # On a schema older than this release with migrating left to the job, start() waits in a thread.
+        stopping = threading.Event()
+        waiter = start_when_migrated(engine, settings, start, stopping)
         try:
             yield
         finally:
-            registry.stop()
+            stopping.set()
+            if waiter is not None:
+                waiter.join()
+            if getattr(app.state, "registry", None) is not None:
+                app.state.registry.stop()
             app.state.audit_writer.close()
             engine.dispose()
-            reader.dispose()
+            audit_engine.dispose()
 
     app = FastAPI(
         title="Bryt upp – ärendetjänst",
@@ -91,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.reader = reader
     app.state.revocations = Revocations(reader, engine)
-    app.state.verifier = Verifier(settings, revoked=app.state.revocations.is_revoked)
+    app.state.verifier = Verifier(settings, revoked=once_started(app, app.state.revocations.is_revoked))
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(errors.Incidents)

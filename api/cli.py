@@ -1,6 +1,7 @@
 """The ``brytupp`` command: the engine's commands plus the service's.
 
-``serve`` runs the case service, ``token`` mints a local bearer token,
+``serve`` runs the case service, ``migrate`` brings its schema to head (the deploy
+job's step), ``token`` mints a local bearer token,
 ``demo-cases`` registers a few demo clients through the API itself,
 ``demo-data`` writes a synthetic data set for the effect goals, ``goals``
 prints them and ``purge`` erases closed cases after the retention period.  The engine
@@ -96,6 +97,32 @@ def revoke(
     finally:
         engine.dispose()
     err.print(f"revoked: every token of that subject issued until now (for {settings.max_token_hours:g} h)", markup=False)
+
+
+@app.command()
+def migrate(
+    database_url: Annotated[
+        str | None, typer.Option(help="Default: BRYTUPP_MIGRATE_DATABASE_URL, else DATABASE_URL; the server, not PgBouncer.")
+    ] = None,
+) -> None:
+    """Bring the schema to this release's newest migration: the deploy job's step, before the instances
+    (which wait, not ready, when BRYTUPP_MIGRATE_ON_START is off).  Safe to run beside them: on
+    PostgreSQL under an advisory lock, so whoever comes second finds the schema current."""
+    from .db import migrate as upgrade
+    from .db import migration_engine, schema_at_head
+
+    settings = _settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"migrate_database_url": database_url})
+    engine = migration_engine(settings)
+    try:
+        if schema_at_head(engine):
+            err.print("schema already at head", markup=False)
+            return
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    err.print("schema migrated to head", markup=False)
 
 
 @app.command("demo-cases")

@@ -62,6 +62,34 @@ class Settings(BaseSettings):
         ),
     )
     bench_endpoints: bool = Field(default=False, description="Serve the two reference endpoints bench/api.py compares against.")
+    pool_size: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Database connections a process keeps open; with max_overflow, what each worker may hold. The budget: "
+            "instances x workers x (pool_size + max_overflow + 2) <= max_connections - reserve (README)."
+        ),
+    )
+    max_overflow: int = Field(default=5, ge=0, description="Connections opened beyond pool_size under load.")
+    pool_timeout: float = Field(default=10, gt=0, description="Seconds a request waits for a free connection before a 503.")
+    transaction_pooling: bool = Field(
+        default=False,
+        description=(
+            "The database URL is a pooler in transaction mode (PgBouncer pool_mode=transaction): no prepared "
+            "statements, no LISTEN, and the role's own timezone must be UTC."
+        ),
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description=(
+            "Migrate the schema at start (under a lock). Off in production, where `brytupp migrate` is the deploy "
+            "job's step: an instance on an older schema then starts not ready and waits until the job has run."
+        ),
+    )
+    migrate_database_url: str = Field(
+        default="",
+        description="Where migrations connect behind a transaction pooler: the server itself (default: DATABASE_URL).",
+    )
     goals: GoalSettings = Field(
         default_factory=GoalSettings,
         description="The effect goals' open definitions (api/goals.py), each from BRYTUPP_GOAL_<FIELD>.",
