@@ -9,6 +9,7 @@ from the installed package, not a CDN.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from typing import Any
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,7 @@ from sqlmodel import Session
 
 from engine import CompiledProcess
 
-from . import errors
+from . import errors, metrics, readiness
 from .audit import AuditRefusals, AuditWriter
 from .auth import Verifier
 from .context import RequestContext
@@ -61,6 +62,8 @@ def version_store(engine: Engine) -> Any:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    # Here, not in `brytupp serve`: each worker of --workers N (or of uvicorn --factory) is a process of its own.
+    sys.setswitchinterval(settings.switch_interval)
     # One pool serves both: the reader is the same pool in autocommit (api/db.py).
     engine = engine_for(settings)
     reader = reader_of(engine)
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.registry = registry
 
         app.state.audit_writer = AuditWriter(audit_engine)
+        stop_depth = metrics.track_audit_queue(app.state.audit_writer.depth)
         # On a schema older than this release with migrating left to the job, start() waits in a thread.
         stopping = threading.Event()
         waiter = start_when_migrated(engine, settings, start, stopping)
@@ -88,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 waiter.join()
             if getattr(app.state, "registry", None) is not None:
                 app.state.registry.stop()
+            stop_depth()
             app.state.audit_writer.close()
             engine.dispose()
             audit_engine.dispose()
@@ -141,4 +146,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: answers without touching the database."""
         return {"status": "ok"}
 
+    @app.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> JSONResponse:
+        """Readiness, for the load balancer (api/readiness.py): 503 naming the checks that failed."""
+        checks = await readiness.checks(app.state.reader, getattr(request.app.state, "registry", None))
+        failed = sorted(name for name, outcome in checks.items() if outcome != readiness.OK)
+        body = {"status": "not ready" if failed else "ready", "failed": failed, "checks": checks}
+        return JSONResponse(body, status_code=503 if failed else 200, headers={"Cache-Control": "no-store"})
+
+    if settings.metrics:
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus() -> Response:
+            """Prometheus' text format; every label is the service's own (api/metrics.py)."""
+            data, content_type = metrics.exposition()
+            return Response(data, media_type=content_type, headers={"Cache-Control": "no-store"})
+
     return app
+
+
+def from_environment() -> FastAPI:
+    """The application with settings from the environment: the factory the workers of
+    ``brytupp serve --workers N`` import (``uvicorn --factory api.app:from_environment``)."""
+    return create_app(Settings())

@@ -10,7 +10,10 @@ never imports the service; this module joins them.
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -37,31 +40,79 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default: BRYTUPP_HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: BRYTUPP_PORT or 8000.")] = None,
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes. Default: BRYTUPP_WORKERS or 1.")] = None,
 ) -> None:
-    """Run the case service (one worker; the process files reload when they change)."""
-    import sys
-
+    """Run the case service: one process, or --workers N processes on one port (migrated once, before they start)."""
     import uvicorn
 
-    from .app import create_app
     from .logs import LOG_CONFIG
 
     settings = _settings()
-    updates = {k: v for k, v in {"host": host, "port": port, "database_url": database_url}.items() if v is not None}
+    given = {"host": host, "port": port, "database_url": database_url, "workers": workers}
+    updates = {k: v for k, v in given.items() if v is not None}
     settings = settings.model_copy(update=updates)
-    sys.setswitchinterval(settings.switch_interval)
-    err.print(f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs)", markup=False)
-    # Uvicorn's access log and its WebSocket lines carry the query string: the app writes its own (api/logs.py).
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        log_config=LOG_CONFIG,
-        access_log=False,
-        ws="none",
-        timeout_graceful_shutdown=5,
+    err.print(
+        f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs; {settings.workers} worker(s))",
+        markup=False,
     )
+    # Uvicorn's access log and its WebSocket lines carry the query string: the app writes its own (api/logs.py).
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "log_config": LOG_CONFIG,
+        "access_log": False,
+        "ws": "none",
+        "timeout_graceful_shutdown": settings.shutdown_seconds,
+    }
+    if settings.workers == 1:
+        from .app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    with _worker_environment(settings):
+        uvicorn.run("api.app:from_environment", factory=True, workers=settings.workers, **options)
+
+
+@contextlib.contextmanager
+def _worker_environment(settings: Settings) -> Iterator[None]:
+    """What the workers of ``serve --workers N`` inherit: this command's settings, the schema migrated
+    once here (N workers migrating at once race), and one metrics folder they all write."""
+    import os
+    import shutil
+    import tempfile
+
+    from .metrics import MULTIPROC_ENV
+
+    inherited = ("BRYTUPP_HOST", "BRYTUPP_PORT", "BRYTUPP_DATABASE_URL", "BRYTUPP_MIGRATE_ON_START", MULTIPROC_ENV)
+    before = {name: os.environ.get(name) for name in inherited}
+    # Workers are new interpreters that read their settings from the environment.
+    os.environ.update(
+        BRYTUPP_HOST=settings.host, BRYTUPP_PORT=str(settings.port), BRYTUPP_DATABASE_URL=settings.database_url
+    )
+    if settings.migrate_on_start:
+        migrate()  # the migrate job's own step, with this command's database (set above)
+    os.environ["BRYTUPP_MIGRATE_ON_START"] = "false"
+    made = None
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        # prometheus_client's rule: the folder is emptied before the processes that write it start.
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        made = tempfile.mkdtemp(prefix="brytupp-metrics-")
+        os.environ[MULTIPROC_ENV] = made
+    try:
+        yield
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        # Only matters when called in a process that goes on (the tests): leave its environment as it was.
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @app.command()

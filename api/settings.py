@@ -61,6 +61,11 @@ class Settings(BaseSettings):
             "with bench/api.py, 0.5 ms nearly doubled next-step throughput on PostgreSQL."
         ),
     )
+    workers: int = Field(default=1, ge=1, description="Worker processes of `brytupp serve` (a process each, one migration).")
+    shutdown_seconds: int = Field(
+        default=5, ge=1, description="On SIGTERM, requests in flight get this long to finish before the workers stop."
+    )
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics (no personal data; no token).")
     bench_endpoints: bool = Field(default=False, description="Serve the two reference endpoints bench/api.py compares against.")
     pool_size: int = Field(
         default=5,
