@@ -1,9 +1,9 @@
 """The case service: ``create_app(settings)`` builds the FastAPI application.
 
-At start: the database is migrated (Alembic), the process files are built
-(every good version is also stored, so cases keep theirs across restarts), and
-a watcher reloads the files when they change.  Swagger UI's files are served
-from the installed package, not a CDN.
+At start: the database is migrated (Alembic) and the process versions the database
+says are current are loaded (in development the process files are published first,
+and watched); the registry then follows the database (api/registry.py).  Swagger
+UI's files are served from the installed package, not a CDN.
 """
 
 from __future__ import annotations
@@ -15,18 +15,12 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
-
-from engine import CompiledProcess
 
 from . import errors, metrics, readiness
 from .audit import AuditRefusals, AuditWriter
@@ -36,28 +30,14 @@ from .db import engine_for, reader_of, start_when_migrated
 from .guards import BodyLimit, no_personal_numbers
 from .headers import SecurityHeaders
 from .logs import AccessLog
-from .models import ProcessVersion
-from .registry import Registry, Sources
+from .registry import Registry
 from .revocation import Revocations
 from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports, tokens
 from .routes.deps import once_started
 from .settings import Settings
+from .versions import VersionStore
 
 log = logging.getLogger("brytupp.api")
-
-
-def version_store(engine: Engine) -> Any:
-    def store(compiled: CompiledProcess, sources: Sources) -> None:
-        with Session(engine) as session:
-            if session.get(ProcessVersion, compiled.version) is not None:
-                return
-            session.add(ProcessVersion(version=compiled.version, district=compiled.name, **sources.__dict__))
-            try:
-                session.commit()
-            except IntegrityError:  # another worker stored it first
-                session.rollback()
-
-    return store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,9 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         def start() -> None:
-            registry = Registry(settings.processes, on_new_version=version_store(engine))
+            store = VersionStore(engine, listen=not settings.transaction_pooling)
+            registry = Registry(settings.processes, store, read_files=settings.reads_files)
             registry.reload()
-            registry.watch(settings.reload_interval)
+            registry.watch(settings.reload_interval, settings.follow_interval)
             app.state.registry = registry
 
         app.state.audit_writer = AuditWriter(audit_engine)

@@ -151,6 +151,42 @@ def revoke(
 
 
 @app.command()
+def publish(
+    by: Annotated[str, typer.Option(help="Who publishes (a user id, or the deploy job's name), for the record.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Default: BRYTUPP_PROCESSES (processes local_overrides).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL.")] = None,
+) -> None:
+    """Validate the process files and make each district's version the current one in the database,
+    for deployments that ship process files with the release.  Every instance follows within seconds;
+    with any finding nothing is published."""
+    from .db import make_engine
+    from .registry import Registry
+    from .versions import VersionStore
+
+    settings = _settings()
+    chosen = paths or settings.processes
+    files = Registry(chosen)
+    files.reload()
+    findings = [*files.snapshot.problems, *(f for state in files.snapshot.districts.values() for f in state.findings)]
+    if findings or not files.snapshot.districts:
+        for finding in findings:
+            err.print(str(finding), markup=False)
+        why = "the files have problems" if findings else "no district files"
+        err.print(f"nothing published: {why}", markup=False)
+        raise typer.Exit(1)
+    engine = make_engine(database_url or settings.database_url)
+    try:
+        store = VersionStore(engine)
+        before = {district: row.version for district, row in store.current().items()}
+        Registry(chosen, store, published_by=by).reload()
+        after = {district: row.version for district, row in store.current().items()}
+    finally:
+        engine.dispose()
+    changed = sorted(d for d in after if before.get(d) != after[d])
+    err.print(f"published: {', '.join(changed)}" if changed else "published: nothing new", markup=False)
+
+
+@app.command()
 def migrate(
     database_url: Annotated[
         str | None, typer.Option(help="Default: BRYTUPP_MIGRATE_DATABASE_URL, else DATABASE_URL; the server, not PgBouncer.")

@@ -159,8 +159,10 @@ class UnitRoutine(SQLModel, table=True):
 
 
 class ProcessVersion(SQLModel, table=True):
-    """The source of every process version a case was ever put on, so that a case keeps
-    its version across restarts and file changes until it is migrated explicitly."""
+    """Every process version a district ever served, with the texts it is built from: stored
+    before any instance serves it, so that every instance can build it and a case keeps its
+    version across restarts and file changes until it is migrated explicitly.  ``version`` is
+    the content hash of the effective process."""
 
     __tablename__ = "process_versions"
 
@@ -171,3 +173,17 @@ class ProcessVersion(SQLModel, table=True):
     district_path: str
     district_text: str = Field(sa_type=Text)
     first_loaded_at: dt.datetime = _timestamp()
+    created_by: str | None = Field(default=None, max_length=128, description="Who stored it (a user id, or the service).")
+    status: str = Field(default="published", max_length=16)
+
+
+class CurrentVersion(SQLModel, table=True):
+    """Which version each district serves now: one row per district, the one source of truth
+    every instance follows (not the files on any one machine)."""
+
+    __tablename__ = "current_versions"
+
+    district: str = Field(primary_key=True, max_length=64)
+    version: str = Field(foreign_key="process_versions.version", max_length=64)
+    since: dt.datetime = _timestamp()
+    published_by: str = Field(max_length=128)

@@ -44,7 +44,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     processes: list[Path] = Field(default_factory=lambda: [Path("processes"), Path("local_overrides")])
-    reload_interval: float = Field(default=1.0, description="Seconds between checks of the process files; 0 turns reloading off.")
+    reload_interval: float = Field(
+        default=1.0, description="Seconds between checks of the process files, where they are read; 0 checks them at start only."
+    )
+    watch_files: bool | None = Field(
+        default=None,
+        description=(
+            "Read the process files and publish each good version as current (development). Default: on in "
+            "development, off in production, where versions arrive through `brytupp publish`."
+        ),
+    )
+    follow_interval: float = Field(
+        default=0.5,
+        description="Seconds between checks of the database's current process versions (PostgreSQL's NOTIFY wakes it at once).",
+    )
     jwt_key: str | None = Field(default=None, description="Shared secret for HS256 tokens.")
     jwks_url: str | None = Field(default=None, description="JWKS address of the city's identity provider (RS256/ES256).")
     jwt_issuer: str = "brytupp"
@@ -124,6 +137,10 @@ class Settings(BaseSettings):
                 "production needs " + " and ".join(missing) + "; for development set BRYTUPP_ENVIRONMENT=development"
             )
         return self
+
+    @property
+    def reads_files(self) -> bool:
+        return self.watch_files if self.watch_files is not None else self.environment == "development"
 
     def signing_key(self) -> str:
         """The HS256 key: configured, or in development the local key file (created on first use)."""

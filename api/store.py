@@ -3,7 +3,6 @@ version, its decision, and the audit record every read and write leaves."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
@@ -14,14 +13,14 @@ from sqlmodel import Session, col, select
 
 from engine import CaseState, CompiledProcess, Decision, DecisionError, FactsError, decide, normalize_facts
 from engine.errors import BrytUppError
-from engine.schema import reading_stored_version
 
 from .audit import AuditWriter, record
 from .auth import Principal, Role
 from .errors import ApiError, invalid
 from .events import LoggedEvent, case_state
-from .models import AuditRecord, Case, CaseEvent, ProcessVersion
-from .registry import Registry, Sources
+from .models import AuditRecord, Case, CaseEvent, CurrentVersion, ProcessVersion
+from .registry import Registry
+from .versions import build_stored
 
 
 def today(request: Request) -> dt.date:
@@ -62,25 +61,30 @@ def current_process(request: Request, district: str, field: str = "district") ->
 
 
 def process_version(request: Request, session: Session, version: str) -> CompiledProcess:
-    """A case's process version: in memory, or rebuilt from the sources stored when it first served."""
+    """A case's process version: in memory, or built from the texts stored before it first served."""
     reg = registry(request)
     compiled = reg.version(version)
     if compiled is not None:
         return compiled
     row = session.get(ProcessVersion, version)
     if row is None:
-        raise ApiError(409, f"process version {version} is not known to this service; migrate the case")
-    sources = Sources(row.central_path, row.central_text, row.district_path, row.district_text)
+        raise ApiError(409, "the case's process version is not stored in this database; migrate the case")
     try:
-        with reading_stored_version():
-            compiled = sources.compile()
+        compiled = build_stored(row)
     except BrytUppError:
         raise ApiError(409, "the case's process version can no longer be read by this service; migrate the case") from None
-    # The stored row is the version's identity: the process language may have gained fields since,
-    # and they are part of what a version's hash is computed from.
-    compiled = dataclasses.replace(compiled, version=version)
-    reg.remember(compiled, sources)
+    reg.remember(compiled)
     return compiled
+
+
+def published_process(request: Request, session: Session, district: str, field: str = "district") -> CompiledProcess:
+    """The district's current version as the database has it now, in this transaction: what new
+    and migrated cases are put on, whichever instance this is and however far it has followed."""
+    row = session.get(CurrentVersion, district)
+    if row is None:
+        known = ", ".join(registry(request).snapshot.districts)
+        raise invalid({field: f"not a district; the districts are {known}"})
+    return process_version(request, session, row.version)
 
 
 def case_for(

@@ -51,7 +51,8 @@ def fresh_database(kind: str, tmp: Path, postgres_url: str | None) -> str:
 
 
 def settings_for(database_url: str, processes: list[Path], **extra: Any) -> Settings:
-    return Settings(database_url=database_url, jwt_key=KEY, processes=processes, reload_interval=0, **extra)
+    # The process files are published at start (what development does); a test of production passes watch_files=False.
+    return Settings(database_url=database_url, jwt_key=KEY, processes=processes, reload_interval=0, **{"watch_files": True, **extra})
 
 
 class Service:
@@ -107,6 +108,8 @@ class ServerProcess:
             "BRYTUPP_PROCESSES": "[" + ",".join(f'"{p}"' for p in self.settings.processes) + "]",
             "BRYTUPP_RELOAD_INTERVAL": str(self.reload_interval),
             "BRYTUPP_BENCH_ENDPOINTS": "1",
+            # The tests' and benches' servers publish their own copy of the process files at start.
+            "BRYTUPP_WATCH_FILES": "true" if self.settings.reads_files else "false",
         }
         command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(self.port)]
         with self.log.open("ab") as log:

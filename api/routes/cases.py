@@ -26,12 +26,12 @@ from ..store import (
     case_and_log,
     case_for,
     checked_facts,
-    current_process,
     decision,
     etag,
     if_match,
     log_of,
     process_version,
+    published_process,
     state_of,
     today,
 )
@@ -53,7 +53,7 @@ def _out(response: Response, case: Case) -> CaseOut:
 def create_case(body: CaseCreate, request: Request, response: Response, principal: Caseworker, session: DB) -> CaseOut:
     if body.district != principal.district:
         raise ApiError(403, f"a caseworker registers cases in their own district ({principal.district})")
-    compiled = current_process(request, body.district)
+    compiled = published_process(request, session, body.district)
     opened = body.opened or today(request)
     facts = checked_facts(compiled, body.facts, body.district)
     case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
@@ -240,7 +240,7 @@ def transfer(
     case = case_for(session, principal, case_id, "transfer", lock=True)
     if body.district == case.district:
         raise invalid({"district": "the case is already in this district"})
-    compiled = current_process(request, body.district)
+    compiled = published_process(request, session, body.district)
     return _move(request, response, principal, session, case, compiled, "transferred", body.district)
 
 
@@ -248,7 +248,7 @@ def transfer(
 def migrate(case_id: uuid.UUID, request: Request, response: Response, principal: Caseworker, session: DB) -> CaseOut:
     """Move the case onto its district's current process version (cases never move by themselves)."""
     case = case_for(session, principal, case_id, "migrate", lock=True)
-    compiled = current_process(request, case.district)
+    compiled = published_process(request, session, case.district)
     return _move(request, response, principal, session, case, compiled, "migrated", case.district)
 
 
