@@ -11,6 +11,8 @@ loopback at 64 concurrent connections against
       its event log, insert one audit row, commit, and the whole decision.
 
 Goal (issue 4): (c) ≥ 80 % of (b)'s requests/s with p99 ≤ 1.5 × (b)'s.
+On PostgreSQL also (d): (c) through two instances on the one database, the connections
+shared out between them (issue 12), beside (c) through one.
 The load generator shares the machine's cores with the server: figures are for
 comparing the three endpoints in one run, not absolute capacity.
 
@@ -74,10 +76,27 @@ def seed(server: ServerProcess, cases: int) -> list[str]:
 
 
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> tuple[float, float, float]:
+    done = subprocess.run(_wrk(url, script, seconds, connections), capture_output=True, text=True, check=True)
+    return _figures(url, done.stdout)
+
+
+def wrk_at_once(urls: list[str], script: Path, seconds: int, connections: int) -> tuple[float, float, float]:
+    """One wrk per instance, all at once, the connections shared out (a load balancer's round robin):
+    the requests/s summed, the p50 and p99 of the slowest."""
+    share = max(1, connections // len(urls))
+    running = [subprocess.Popen(_wrk(url, script, seconds, share), stdout=subprocess.PIPE, text=True) for url in urls]
+    figures = [_figures(url, proc.communicate()[0]) for url, proc in zip(urls, running, strict=True)]
+    return sum(f[0] for f in figures), max(f[1] for f in figures), max(f[2] for f in figures)
+
+
+def _wrk(url: str, script: Path | None, seconds: int, connections: int) -> list[str]:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script is not None:
         command += ["-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    return [*command, url]
+
+
+def _figures(url: str, output: str) -> tuple[float, float, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors:
@@ -107,6 +126,14 @@ def run(kind: str, postgres: PostgresServer | None, args: argparse.Namespace, tm
             script = where / f"{name[1]}.lua"
             script.write_text(LUA % {"ids": ",".join(f'"{i}"' for i in ids), "token": token, "prefix": prefix, "suffix": suffix})
             rows[name] = wrk(server.url, script, args.seconds, args.connections)
+        if postgres is not None:
+            # A second instance on the same database (issue 12): the same load shared out over both.
+            second = ServerProcess(settings_for(url, copy_processes(where / "second")), where).start()
+            try:
+                both = [server.url, second.url]
+                rows["(d) next steps, 2 instances"] = wrk_at_once(both, script, args.seconds, args.connections)
+            finally:
+                second.stop()
     finally:
         server.stop()
     print(f"\n{kind}: {args.cases} cases, {args.connections} connections, {args.seconds} s each, one worker")
@@ -116,6 +143,10 @@ def run(kind: str, postgres: PostgresServer | None, args: argparse.Namespace, tm
     print(
         f"  next steps vs audited read: {c[0] / b[0]:.0%} of the throughput (goal ≥ 80 %), p99 {c[2] / b[2]:.2f}× (goal ≤ 1.5×)"
     )
+    if "(d) next steps, 2 instances" in rows:
+        d = rows["(d) next steps, 2 instances"]
+        ratio = f"{d[0] / c[0]:.2f}× the throughput, p99 {d[2] / c[2]:.2f}×"
+        print(f"  2 instances vs 1: {ratio} (both share the machine's cores with wrk and PostgreSQL)")
 
 
 def main() -> None:

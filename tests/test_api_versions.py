@@ -97,6 +97,8 @@ class TestARestartNeverLosesADistrict:
             listed = second.client.get("/processes", headers=second.headers()).json()
             farsta = next(d for d in listed["districts"] if d["district"] == "farsta")
             assert farsta["status"] == "errors" and farsta["version"] == version and farsta["findings"]
+            # The load balancer keeps sending traffic: the instance is ready.
+            assert second.client.get("/ready").status_code == 200
 
 
 class TestPublishCommand:
