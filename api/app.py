@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.reader = reader
-    app.state.revocations = Revocations(reader, engine)
+    app.state.revocations = Revocations(reader, engine, settings.revocation_refresh)
     app.state.verifier = Verifier(settings, revoked=once_started(app, app.state.revocations.is_revoked))
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "brytupp"
     key_file: Path = Path("var/jwt.key")
     max_token_hours: float = Field(default=12, gt=0, description="Tokens whose exp - iat is longer are refused.")
+    revocation_refresh: float = Field(
+        default=0.5, ge=0, description="Seconds an instance may go without taking new revocations (logouts) from the database."
+    )
     max_body_bytes: int = Field(default=64 * 1024, description="Larger request bodies get 413.")
     timezone: str = Field(default="Europe/Stockholm", description="'Today' for due dates is the date here.")
     switch_interval: float = Field(
@@ -81,14 +84,16 @@ class Settings(BaseSettings):
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics (no personal data; no token).")
     bench_endpoints: bool = Field(default=False, description="Serve the two reference endpoints bench/api.py compares against.")
     pool_size: int = Field(
-        default=5,
+        default=10,
         ge=1,
         description=(
             "Database connections a process keeps open; with max_overflow, what each worker may hold. The budget: "
             "instances x workers x (pool_size + max_overflow + 2) <= max_connections - reserve (README)."
         ),
     )
-    max_overflow: int = Field(default=5, ge=0, description="Connections opened beyond pool_size under load.")
+    # 0: a connection opened beyond the pool is closed again when it comes back, so under load every
+    # request paid a connect (bench/api.py: a tenth of a decision request's time on PostgreSQL).
+    max_overflow: int = Field(default=0, ge=0, description="Connections opened beyond pool_size under load.")
     pool_timeout: float = Field(default=10, gt=0, description="Seconds a request waits for a free connection before a 503.")
     transaction_pooling: bool = Field(
         default=False,
