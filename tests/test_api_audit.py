@@ -3,6 +3,7 @@ the reports; each row with its request, source and token; append-only in the dat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import Role
-from tests.service import Service
+from tests.service import Service, copy_processes, fresh_database, settings_for
 
 FACTS = {"age": 34, "entry_channel": "self_referral", "needs": ["financial"]}
 
@@ -136,14 +137,15 @@ class TestTheTrailIsAppendOnly:
         with engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM audit_records WHERE subject = 'anna'")).scalar() == 1
 
-    def test_sqlite_insert_or_replace_cannot_rewrite_a_row(self, service: Service) -> None:
-        engine = service.client.app.state.engine  # type: ignore[attr-defined]
-        if engine.dialect.name != "sqlite":
-            pytest.skip("INSERT OR REPLACE is SQLite's")
-        create(service)
-        forged = (
-            "INSERT OR REPLACE INTO audit_records (id, at, subject, role, action, outcome) "
-            "SELECT id, at, 'someone else', role, action, outcome FROM audit_records"
-        )
-        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
-            connection.execute(text(forged))
+    def test_sqlite_insert_or_replace_cannot_rewrite_a_row(self, tmp_path: Path) -> None:
+        """SQLite's own upsert: it deletes the row it replaces without firing DELETE triggers.
+        (PostgreSQL has no such statement; its upsert is in the test above, on both databases.)"""
+        with Service(settings_for(fresh_database("sqlite", tmp_path, None), copy_processes(tmp_path))) as service:
+            engine = service.client.app.state.engine  # type: ignore[attr-defined]
+            create(service)
+            forged = (
+                "INSERT OR REPLACE INTO audit_records (id, at, subject, role, action, outcome) "
+                "SELECT id, at, 'someone else', role, action, outcome FROM audit_records"
+            )
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.execute(text(forged))
