@@ -32,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 from . import context
 from .auth import Principal
 from .context import HttpMiddleware
+from .logs import UNMATCHED, route_template
 from .models import AuditRecord, utcnow
 
 log = logging.getLogger("brytupp.audit")
@@ -175,9 +176,8 @@ class AuditRefusals(HttpMiddleware):
 
     async def _audit(self, scope: Scope, status: int) -> None:
         info = context.current()
-        route = scope.get("route")
-        template = getattr(route, "path", None)
-        if info is None or info.audited or template is None or not template.startswith(AUDITED):
+        template = route_template(scope)
+        if info is None or info.audited or template == UNMATCHED or not template.startswith(AUDITED):
             return
         case_id: uuid.UUID | None = None
         raw = (scope.get("path_params") or {}).get("case_id")
@@ -187,7 +187,7 @@ class AuditRefusals(HttpMiddleware):
             except ValueError:
                 case_id = None
         writer: AuditWriter = scope["app"].state.audit_writer
-        action = getattr(route, "name", None) or "request"
+        action = getattr(scope.get("route"), "name", None) or "request"
         outcome = OUTCOMES.get(status, f"refused_{status}")
         try:
             await run_in_threadpool(writer.write, info.principal, action, case_id, outcome)

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from . import context
 from .errors import ApiError
-from .pseudonym import looks_like_pin
+from .pseudonym import ID_PATTERN, looks_like_pin
 from .settings import Settings
 
 CITY = "city"
@@ -44,7 +44,7 @@ CITY = "city"
 # is a token this service did not issue for anyone it knows, so it is refused, not cut.
 MAX_SUBJECT = 128
 MAX_TOKEN_ID = 64
-_DISTRICT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DISTRICT = re.compile(ID_PATTERN)
 REQUIRED = ["exp", "iat", "sub"]
 # Clocks of the identity provider and of the service may differ a little.
 LEEWAY = dt.timedelta(seconds=60)

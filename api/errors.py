@@ -144,17 +144,39 @@ def _safe_loc(loc: list[Any], route: Any) -> list[str | int]:
     return ["body", *safe_loc(loc[1:], names)] if loc[0] == "body" else safe_loc(loc, names)
 
 
-def body_names(route: Any) -> frozenset[str]:
-    """Every field name and union tag the route's body schema declares, at any depth (drawn only for an
-    error answer, like ``_fields_at``; routes are not hashable, so it is not cached)."""
+# Routes live as long as the app but are not hashable (Starlette's Route defines __eq__): keyed by id,
+# with the route kept beside its schema so that a reused id is noticed.
+_SCHEMAS: dict[int, tuple[Any, dict[str, Any] | None, frozenset[str]]] = {}
+
+
+def _drawn(route: Any) -> tuple[dict[str, Any] | None, frozenset[str]]:
+    """The route's body schema and the names it declares, drawn once per route (a few ms each)."""
+    kept = _SCHEMAS.get(id(route))
+    if kept is not None and kept[0] is route:
+        return kept[1], kept[2]
+    schema: dict[str, Any] | None = None
     field = getattr(route, "body_field", None)
-    if field is None:
-        return frozenset()
-    body: Any = Annotated[field.field_info.annotation, field.field_info]
-    try:
-        schema = TypeAdapter(body).json_schema()
-    except Exception:  # a schema pydantic cannot draw: no key is named
-        return frozenset()
+    if field is not None:
+        body: Any = Annotated[field.field_info.annotation, field.field_info]
+        try:
+            schema = TypeAdapter(body).json_schema()
+        except Exception:  # a schema pydantic cannot draw: no key is named, no field listed
+            schema = None
+    names = _names(schema) if schema is not None else frozenset()
+    _SCHEMAS[id(route)] = (route, schema, names)
+    return schema, names
+
+
+def _body_schema(route: Any) -> dict[str, Any] | None:
+    return _drawn(route)[0]
+
+
+def body_names(route: Any) -> frozenset[str]:
+    """Every field name and union tag the route's body schema declares, at any depth."""
+    return _drawn(route)[1]
+
+
+def _names(schema: dict[str, Any]) -> frozenset[str]:
     names: set[str] = set()
     nodes: list[Any] = [schema]
     while nodes:
@@ -172,13 +194,8 @@ def body_names(route: Any) -> frozenset[str]:
 
 def _fields_at(route: Any, loc: list[str | int]) -> list[str]:
     """The field names the route's body schema allows at ``loc`` (``["body", "completed", 0]``), if known."""
-    field = getattr(route, "body_field", None)
-    if field is None or not loc or loc[0] != "body":
-        return []
-    body: Any = Annotated[field.field_info.annotation, field.field_info]
-    try:
-        schema = TypeAdapter(body).json_schema()
-    except Exception:  # a schema pydantic cannot draw: say "unknown field" without the list
+    schema = _body_schema(route)
+    if schema is None or not loc or loc[0] != "body":  # no schema: say "unknown field" without the list
         return []
     defs = schema.get("$defs", {})
 

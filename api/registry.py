@@ -229,7 +229,7 @@ class Registry:
             if built.ok and built.compiled is not None:
                 compiled = built.compiled
                 sources = self._sources(result.central, built.path, texts)
-                self._versions.setdefault(compiled.version, compiled)
+                self.remember(compiled)
                 same = previous is not None and previous.compiled is not None and previous.compiled.version == compiled.version
                 if sources is not None and not same:
                     self._unpublished[name] = (compiled, sources)

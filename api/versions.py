@@ -46,7 +46,7 @@ class VersionStore:
     def __init__(self, engine: Engine, listen: bool = True) -> None:
         self.engine = engine
         # Behind a pooler in transaction mode a LISTEN is lost with its server connection: poll only.
-        self.listens = listen and engine.dialect.name == "postgresql"
+        self.listens = listen and self.notifies
 
     @property
     def notifies(self) -> bool:
