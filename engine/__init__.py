@@ -6,10 +6,11 @@ document models and the error types, and nothing else.
 
 from .bpmn import bpmn_process_id, export_bpmn
 from .case import CaseState, CompletedStep, FactsError, normalize_facts
+from .compare import ProcessChanges, compare
 from .compile import CompiledProcess, compile_process, process_version
 from .conditions import ConditionSyntaxError, evaluate, parse_condition
 from .decide import Decision, DecisionError, decide
-from .equality import EqualityMatrix, equality_from_build, equality_matrix
+from .equality import CellChange, EqualityMatrix, equality_changes, equality_from_build, equality_matrix
 from .errors import BrytUppError, Finding, Position, ProcessError
 from .load import load_document, load_override, load_process
 from .merge import merge_override
@@ -17,12 +18,14 @@ from .pipeline import Build, Built, build
 from .render import (
     RenderCacheInfo,
     case_diagram,
+    change_diagram,
     clear_render_cache,
     diff_diagram,
     process_diagram,
     render,
     render_cache_info,
     render_case,
+    render_changes,
     render_process,
 )
 from .rules import DurableMatcher, PythonMatcher, RulesError
@@ -35,6 +38,7 @@ __all__ = [
     "Build",
     "Built",
     "CaseState",
+    "CellChange",
     "CompiledProcess",
     "CompletedStep",
     "ConditionSyntaxError",
@@ -47,6 +51,7 @@ __all__ = [
     "FactsError",
     "Finding",
     "Position",
+    "ProcessChanges",
     "ProcessDocument",
     "ProcessError",
     "PythonMatcher",
@@ -55,10 +60,13 @@ __all__ = [
     "bpmn_process_id",
     "build",
     "case_diagram",
+    "change_diagram",
     "clear_render_cache",
+    "compare",
     "compile_process",
     "decide",
     "diff_diagram",
+    "equality_changes",
     "equality_from_build",
     "equality_matrix",
     "evaluate",
@@ -75,6 +83,7 @@ __all__ = [
     "render",
     "render_cache_info",
     "render_case",
+    "render_changes",
     "render_process",
     "validate_process",
 ]

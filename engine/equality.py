@@ -42,6 +42,10 @@ deadline the central step does not have.  In a cell, ``tightened`` and
 The derived parts (majorities, ``differs``, a cell's ``tightened`` and
 ``local``) are computed from the rest in one place, ``_assemble``, so a matrix
 read back from its CSV is equal to the one written.
+
+``equality_changes(central, live, draft)`` says which cells of a district's
+row a draft of its file changes (``CellChange``: the intervention, the aspect,
+before and after in Swedish), for the review of the draft before it goes live.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from pydantic import BaseModel, Field
 from rich.table import Table
 from rich.text import Text
 
+from .compare import duration_sv
 from .compile import CompiledProcess
 from .pipeline import Build
 from .schema import STEP_OPENED, Deadline, EffectiveProcess, duration_is_longer
@@ -363,19 +368,20 @@ def equality_matrix(central: CompiledProcess, districts: Iterable[CompiledProces
     """The matrix of ``districts`` (sorted by id) against ``central``."""
     c = central.process
     compiled = sorted(districts, key=lambda d: d.name)
+    columns = _columns(central, compiled)
+    rows = [_row(d, c, [col.intervention for col in columns]) for d in compiled]
+    return _assemble(c.process.id, c.process.label, central.version, columns, rows)
+
+
+def _columns(central: CompiledProcess, districts: Iterable[CompiledProcess]) -> list[Column]:
+    """The interventions the central process guarantees, in step order, then those only a district guarantees."""
     columns: dict[str, Column] = {}
-    for step in c.steps.values():
-        if step.guaranteed and step.intervention is not None and step.intervention not in columns:
-            columns[step.intervention] = Column(
-                intervention=step.intervention, label=c.interventions[step.intervention].label, central=True
-            )
-    for d in compiled:  # interventions a district guarantees on its own
-        for step in d.process.steps.values():
+    for process, is_central in [(central.process, True), *((d.process, False) for d in districts)]:
+        for step in process.steps.values():
             if step.guaranteed and step.intervention is not None and step.intervention not in columns:
-                label = d.process.interventions[step.intervention].label
-                columns[step.intervention] = Column(intervention=step.intervention, label=label, central=False)
-    rows = [_row(d, c, list(columns)) for d in compiled]
-    return _assemble(c.process.id, c.process.label, central.version, list(columns.values()), rows)
+                label = process.interventions[step.intervention].label
+                columns[step.intervention] = Column(intervention=step.intervention, label=label, central=is_central)
+    return list(columns.values())
 
 
 def equality_from_build(result: Build, process: str | None = None) -> EqualityMatrix:
@@ -390,6 +396,92 @@ def equality_from_build(result: Build, process: str | None = None) -> EqualityMa
     if central is None or central.compiled is None:
         raise ValueError(f"central process '{process}' did not build")
     return equality_matrix(central.compiled, [d for d in districts if d.process.process.id == process])
+
+
+# --- a draft against the live version ---------------------------------------------------------
+
+CellAspect = Literal["offered", "guaranteed", "unit", "kind", "role", "deadline", "local"]
+CELL_ASPECT_LABELS: dict[CellAspect, str] = {
+    "offered": "erbjuds i",
+    "guaranteed": "garanti",
+    "unit": "enhet",
+    "kind": "enhetstyp",
+    "role": "roll",
+    "deadline": "skärpt tidsfrist",
+    "local": "lokala steg",
+}
+
+
+class CellChange(BaseModel):
+    """One aspect of one cell of the district's row that a draft changes."""
+
+    district: str
+    intervention: str
+    intervention_label: str
+    aspect: CellAspect
+    aspect_label: str
+    before: str = Field(description="The aspect in the live version, in Swedish.")
+    after: str = Field(description="The aspect in the draft, in Swedish.")
+    text: str = Field(description="The change as one Swedish sentence.")
+
+
+def equality_changes(central: CompiledProcess, base: CompiledProcess, new: CompiledProcess) -> list[CellChange]:
+    """The cells of the district's row in the equality matrix that ``new`` (a draft) changes against
+    ``base`` (its live version), aspect by aspect, in column order.
+
+    The aspects are what a cell shows: the steps that offer the intervention, whether it is
+    guaranteed, the units, their kinds and roles, the tightened deadlines among its steps, its local
+    steps.  The row is the matrix's own (``_row``), so what is reported is what the matrix will show;
+    the majority flags are left out, they depend on the other districts, not on the draft.
+    """
+    c = central.process
+    columns = _columns(central, [base, new])
+    interventions = [col.intervention for col in columns]
+    rows = [(_row(compiled, c, interventions), compiled.process) for compiled in (base, new)]
+    changes = []
+    for n, column in enumerate(columns):
+        (before, after) = (_aspects(row.cells[n], row, p) for row, p in rows)
+        for aspect, text in after.items():
+            if before[aspect] == text:
+                continue
+            label = CELL_ASPECT_LABELS[aspect]
+            sentence = f"{column.label}, {label}: från {before[aspect]} till {text}."
+            changes.append(
+                CellChange(
+                    district=new.name,
+                    intervention=column.intervention,
+                    intervention_label=column.label,
+                    aspect=aspect,
+                    aspect_label=label,
+                    before=before[aspect],
+                    after=text,
+                    text=sentence,
+                )
+            )
+    return changes
+
+
+def _aspects(cell: Cell, row: DistrictRow, p: EffectiveProcess) -> dict[CellAspect, str]:
+    """Each aspect of ``cell`` as the Swedish text a reviewer compares."""
+
+    def names(values: Iterable[str], empty: str) -> str:
+        return "; ".join(dict.fromkeys(values)) or empty
+
+    local = {s.step for s in row.local_steps}
+    tightened = [
+        f"{t.label}: {duration_sv(t.local)} från att {t.counts_from_label[:1].lower()}{t.counts_from_label[1:]}"
+        for t in row.tightened_deadlines
+        if t.step in cell.steps
+    ]
+    return {
+        "offered": names((p.steps[s].label for s in cell.steps), "erbjuds inte"),
+        "guaranteed": "garanterad" if cell.guaranteed else "inte garanterad",
+        "unit": names((u.label for u in cell.units), "ingen enhet"),
+        "kind": names((KIND_LABELS.get(u.kind, u.kind) for u in cell.units), "ingen"),
+        "role": names((u.role_label for u in cell.units), "ingen roll"),
+        "deadline": names(tightened, "ingen"),
+        "local": names((p.steps[s].label for s in cell.steps if s in local), "inga"),
+    }
 
 
 def _row(compiled: CompiledProcess, central: EffectiveProcess, interventions: Sequence[str]) -> DistrictRow:
@@ -592,7 +684,10 @@ def _majority_text(column: Column) -> str:
 
 
 __all__ = [
+    "CELL_ASPECT_LABELS",
     "Cell",
+    "CellAspect",
+    "CellChange",
     "CellUnit",
     "Column",
     "DistrictRow",
@@ -600,6 +695,7 @@ __all__ = [
     "LocalStep",
     "TightenedDeadline",
     "deadline_tightened",
+    "equality_changes",
     "equality_from_build",
     "equality_matrix",
     "equality_tables",

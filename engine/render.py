@@ -2,7 +2,7 @@
 
 Every view is drawn from the compiled graph (``compiled.graph`` and
 ``compiled.process``), never from the YAML, so the picture is what the engine
-runs.  Four views:
+runs.  Five views:
 
 * ``process_diagram(central)``: the city-wide process, each step with its
   responsible role;
@@ -11,6 +11,9 @@ runs.  Four views:
   changed marked (``central`` makes the marks say what changed);
 * ``diff_diagram(district, central)``: only what the district does differently,
   with the steps next to each change greyed out for context (see its docstring);
+* ``change_diagram(draft, live)``: what a draft of a district's file changes against
+  the district's live version, drawn as the diff is, with notes left beside a new unit
+  marked for review (the changes are ``compare.compare``'s, as the diff's are);
 * ``case_diagram(district, decision, state)``: one client's path: done, open
   now, overdue, not reached.
 
@@ -28,7 +31,7 @@ attributes sorted, so the DOT source can be kept as a golden file.  SVG
 elements carry ``class`` names (``step``, ``local``, ``changed``,
 ``guaranteed``, ``done``, ``open``, ``overdue``…) for the web pages.
 
-``render(diagram, format)`` runs ``dot``; ``render_process`` and
+``render(diagram, format)`` runs ``dot``; ``render_process``, ``render_changes`` and
 ``render_case`` are the cached entry points: keyed by the process version (and
 the central one's), view and format, the case view also by a hash of the
 decision and the completed steps, in a bounded LRU of ``CACHE_SIZE`` entries.
@@ -48,9 +51,10 @@ from typing import Literal, NamedTuple
 import graphviz
 
 from .case import CaseState, CompletedStep
+from .compare import ProcessChanges, compare, deadline_sv, duration_sv
 from .compile import CompiledProcess
 from .decide import Decision, NextStep, back_edges
-from .schema import DURATION, STEP_OPENED, Deadline, EffectiveProcess, Transition
+from .schema import EffectiveProcess, Transition
 
 RenderFormat = Literal["svg", "png", "pdf"]
 ProcessView = Literal["process", "diff"]
@@ -68,6 +72,7 @@ LIGHT_GREY = "#e0e0e0"
 LOCAL = {"fillcolor": "#ffe0b2", "color": "#e65100", "penwidth": "2", "style": "rounded,filled,dashed"}
 CHANGED = {"fillcolor": "#fff59d", "color": "#f9a825", "penwidth": "2"}
 NOTED = {"fillcolor": "#fffde7", "color": "#f9a825", "style": "rounded,filled,dotted"}
+REVIEW = {"fillcolor": "#f8bbd0", "color": "#ad1457", "penwidth": "2", "style": "rounded,filled,dashed"}
 REMOVED = {"fillcolor": "#f5f5f5", "color": GREY, "fontcolor": GREY, "style": "rounded,filled,dashed"}
 CONTEXT = {"fillcolor": "white", "color": "#bdbdbd", "fontcolor": GREY}
 GUARANTEED = {"color": "#1a237e", "penwidth": "3"}
@@ -138,34 +143,6 @@ def _wrap(text: str, width: int = WRAP) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [text]
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[1:2].islower() else text
-
-
-def duration_sv(text: str) -> str:
-    """``14d`` -> ``14 dagar``, ``1w`` -> ``1 vecka``, ``4m`` -> ``4 månader``."""
-    m = DURATION.match(text)
-    if m is None:
-        return text
-    count, unit = int(m.group(1)), m.group(2)
-    one, many = {"d": ("dag", "dagar"), "w": ("vecka", "veckor"), "m": ("månad", "månader")}[unit]
-    return f"{count} {one if count == 1 else many}"
-
-
-def deadline_sv(process: EffectiveProcess, deadline: Deadline) -> str:
-    """``inom 14 dagar från att orosanmälan om barn inkom``, ``samma dag som steget öppnades``."""
-    if deadline.from_ == STEP_OPENED:
-        event = "steget öppnades"
-    elif deadline.from_ in process.events:
-        event = _lower_first(process.events[deadline.from_].label)
-    else:
-        event = deadline.from_
-    m = DURATION.match(deadline.within)
-    if m is not None and int(m.group(1)) == 0:
-        return f"samma dag som {event}"
-    return f"inom {duration_sv(deadline.within)} från att {event}"
-
-
 def _edge_text(transition: Transition) -> str | None:
     if transition.label:
         return transition.label
@@ -174,67 +151,56 @@ def _edge_text(transition: Transition) -> str | None:
     return "annars" if transition.when.strip() == "otherwise" else transition.when
 
 
-# --- what a district changed ----------------------------------------------------
+# --- what changed ------------------------------------------------------------------
 
 
 @dataclass
 class _Changes:
-    """A district's differences from the central process, as the diagrams mark them."""
+    """A process's differences from a base (the central process, or a live version), as the diagrams mark them."""
 
     local: set[str] = field(default_factory=set)
     changed: dict[str, list[str]] = field(default_factory=dict)  # step -> what changed, in Swedish
     removed: list[str] = field(default_factory=list)
-    noted: set[str] = field(default_factory=set)  # local instruction or contacts only
+    noted: set[str] = field(default_factory=set)  # instruction or contacts (changed)
     local_edges: set[tuple[str, str]] = field(default_factory=set)
     redirects: dict[tuple[str, str], str] = field(default_factory=dict)  # (step, new target) -> old target
+    removed_edges: set[tuple[str, str]] = field(default_factory=set)  # transitions of the base the process dropped
+    review: dict[str, str] = field(default_factory=dict)  # step -> its note, left beside a new unit
 
 
-def _changes(compiled: CompiledProcess, central: CompiledProcess | None) -> _Changes:
+def _changes(compiled: CompiledProcess, base: CompiledProcess | None) -> _Changes:
+    """``compiled`` against ``base`` (``compare``); without a base, the marks its merge left: what its district
+    added and changed, without saying what (transitions between central steps cannot be told from added ones)."""
+    if base is not None:
+        return _marks(compiled, compare(base, compiled))
     p = compiled.process
-    ch = _Changes(local=set(p.local_steps), removed=list(p.removed_steps))
-    ch.noted = set(p.step_notes) | set(p.step_contacts)
-    for step_id, old, new in p.redirects:
-        ch.redirects[(step_id, new)] = old
-    for step_id in p.changed_steps:
-        ch.changed.setdefault(step_id, [])
-    for u, v in compiled.graph.edges:
-        if (u, v) in ch.redirects:
+    ch = _Changes(local=set(p.local_steps), removed=list(p.removed_steps), noted=set(p.step_notes) | set(p.step_contacts))
+    ch.changed = {step_id: [] for step_id in p.changed_steps}
+    ch.redirects = {(step_id, new): old for step_id, old, new in p.redirects}
+    ch.local_edges = {(u, v) for u, v in compiled.graph.edges if (u, v) not in ch.redirects and ch.local & {u, v}}
+    return ch
+
+
+def _marks(compiled: CompiledProcess, found: ProcessChanges) -> _Changes:
+    ch = _Changes(review={r.step: r.note for r in found.review_notes})
+    for c in found.steps:
+        if c.kind == "added":
+            ch.local.add(c.step)
+        elif c.kind == "removed":
+            ch.removed.append(c.step)
+        elif c.kind in ("note", "contacts"):
+            ch.noted.add(c.step)
+        else:
+            ch.changed.setdefault(c.step, []).append(c.text)
+        if c.kind != "route" or c.target_before == c.target_after:
             continue
-        if (
-            u in ch.local
-            or v in ch.local
-            or (central is not None and p.district is not None and not central.graph.has_edge(u, v))
-        ):
-            ch.local_edges.add((u, v))
-    if central is None or p.district is None:
-        return ch
-    c = central.process
-    label = {**{s: st.label for s, st in c.steps.items()}, **{s: st.label for s, st in p.steps.items()}}
-    for step_id, step in p.steps.items():
-        base = c.steps.get(step_id)
-        if base is None:
-            continue
-        what: list[str] = []
-        if step.role != base.role:
-            old = c.roles[base.role].label if base.role in c.roles else str(base.role)
-            new = p.roles[step.role].label if step.role in p.roles else str(step.role)
-            what.append(f"ansvar flyttat från {old} till {new}")
-        if step.deadline != base.deadline and step.deadline is not None:
-            if base.deadline is not None and base.deadline.within == step.deadline.within:
-                what.append("egen anvisning om tidsfristen")
-            elif base.deadline is None:
-                what.append(f"ny tidsfrist: {deadline_sv(p, step.deadline)}")
-            else:
-                what.append(f"tidsfrist skärpt från {duration_sv(base.deadline.within)} till {duration_sv(step.deadline.within)}")
-        if step.guaranteed and not base.guaranteed:
-            what.append("garanterad lokalt")
-        for target in step.next:
-            if (step_id, target) in ch.redirects:
-                what.append(f"vägen till {label[ch.redirects[(step_id, target)]]} går via {label[target]}")
-            elif target not in base.next:
-                what.append(f"ny väg till {label[target]}")
-        if what:
-            ch.changed[step_id] = what
+        if c.target_after is None:
+            ch.removed_edges.add((c.step, str(c.target_before)))
+        elif c.target_before is None:
+            ch.local_edges.add((c.step, c.target_after))
+        else:
+            ch.redirects[(c.step, c.target_after)] = c.target_before
+    ch.local_edges |= {(u, v) for u, v in compiled.graph.edges if ch.local & {u, v}}
     return ch
 
 
@@ -530,26 +496,76 @@ def _local_edge(ch: _Changes) -> EdgeFn:
 
 MARK = {"POINT-SIZE": "9", "COLOR": "#e65100", "B": ""}
 SMALL = {"POINT-SIZE": "9"}
+REVIEW_MARK = {"POINT-SIZE": "9", "COLOR": "#ad1457", "B": ""}
 
 
-def _marked(p: EffectiveProcess, ch: _Changes, step_id: str, noted_text: str, noted_style: bool) -> _Node:
-    """A step with its district marks: local, changed (and what changed), a local instruction."""
+@dataclass(frozen=True)
+class _Words:
+    """What the marks say: a district against the city's process, or a draft against the live version."""
+
+    added: str
+    changed: str
+    removed: str
+    noted: str
+    nothing: str
+    what: str  # the title's; ``{version}`` is the base's version
+    name: str  # the graph's name, after the process's
+    edge_added: str
+    edge_redirect: str
+    edge_removed: str
+    review: str | None = None
+
+
+LOCALLY = _Words(
+    added="Tillagt lokalt",
+    changed="Ändrat lokalt",
+    removed="Borttaget lokalt",
+    noted="Lokal anvisning eller kontakter",
+    nothing="Inga lokala ändringar mot stadens process",
+    what="skillnader mot stadens process",
+    name="diff",
+    edge_added="Övergång tillagd lokalt",
+    edge_redirect="Omdirigerad lokalt",
+    edge_removed="Övergång i stadens process, borttagen",
+)
+IN_DRAFT = _Words(
+    added="Nytt i utkastet",
+    changed="Ändrat i utkastet",
+    removed="Borttaget i utkastet",
+    noted="Anteckning eller kontakter ändrade i utkastet",
+    nothing="Inga ändringar mot den gällande versionen",
+    what="utkast jämfört med gällande version {version}",
+    name="changes",
+    edge_added="Ny övergång i utkastet",
+    edge_redirect="Omdirigerad i utkastet",
+    edge_removed="Övergång i gällande version, borttagen i utkastet",
+    review="Anteckning att granska",
+)
+
+
+def _marked(p: EffectiveProcess, ch: _Changes, step_id: str, words: _Words, noted_text: str, noted_style: bool) -> _Node:
+    """A step with its marks: added, changed (and what changed), an instruction, a note to review."""
     lines = _step_lines(p, step_id)
     style: dict[str, str] = {}
     classes: list[str] = []
     if step_id in ch.local:
         style, classes = LOCAL, ["local"]
-        lines.append(("Tillagt lokalt", MARK))
+        lines.append((words.added, MARK))
     elif step_id in ch.changed:
         style, classes = CHANGED, ["changed"]
         what = ch.changed[step_id]
-        lines.append(("Ändrat lokalt" + (":" if what else ""), MARK))
+        lines.append((words.changed + (":" if what else ""), MARK))
         lines.extend((line, SMALL) for item in what for line in _wrap(item, WRAP + 6))
     elif step_id in ch.noted and noted_style:
         style = NOTED
     if step_id in ch.noted:
         lines.append((noted_text, {**SMALL, "I": ""}))
         classes.append("noted")
+    if step_id in ch.review:
+        style = REVIEW
+        lines.append((f"{words.review or 'Anteckning att granska'}: anteckningen är oförändrad", REVIEW_MARK))
+        lines.extend((line, {**SMALL, "I": ""}) for line in _wrap(f"”{ch.review[step_id]}”", WRAP + 6))
+        classes.append("review")
     base = _base_attrs(p, step_id, classes)
     # the district's fill and line style; a guaranteed step keeps the guarantee's border
     attrs: dict[str, str] = {**style, **base, **{k: style[k] for k in ("fillcolor", "style") if k in style}}
@@ -577,7 +593,7 @@ def process_diagram(compiled: CompiledProcess, central: CompiledProcess | None =
         title.append("Borttaget lokalt: " + ", ".join(steps[s].label if s in steps else s for s in ch.removed))
     d = _Drawing(compiled, title, compiled.name)
     shown = list(p.steps)
-    d.steps(shown, lambda step_id: _marked(p, ch, step_id, "Lokal anvisning", noted_style=False))
+    d.steps(shown, lambda step_id: _marked(p, ch, step_id, LOCALLY, "Lokal anvisning", noted_style=False))
     d.transitions(shown, _local_edge(ch))
     d.legend(_legend_steps(district), _legend_edges(district))
     return d.g
@@ -602,39 +618,57 @@ def diff_diagram(compiled: CompiledProcess, central: CompiledProcess) -> graphvi
     (pale, dotted border, no neighbours: they change nothing in the flow),
     added transitions (orange) and redirects (dashed).
     """
-    p, c = compiled.process, central.process
-    ch = _changes(compiled, central)
+    return _change_view(compiled, central, LOCALLY)
+
+
+def change_diagram(new: CompiledProcess, base: CompiledProcess) -> graphviz.Digraph:
+    """A draft (``new``) with what it changes against ``base``, the live version of the same district,
+    for the process owner's review: drawn as ``diff_diagram`` draws a district against the city.
+
+    Shown: steps new in the draft (orange), changed ones (yellow, with what changed, e.g. ``ansvar
+    flyttat från Relationsvåldsteamet (RVT) till Boendeenheten``), removed ones (grey, dashed), steps
+    whose note or contacts changed (pale, dotted), each with its neighbours greyed; a step whose
+    unit changed but whose note did not is pink, ``Anteckning att granska``, with the note; new
+    transitions orange, redirected ones dashed, dropped ones dotted.  What ``compare(base, new)`` says.
+    """
+    return _change_view(new, base, IN_DRAFT)
+
+
+def _change_view(compiled: CompiledProcess, base: CompiledProcess, words: _Words) -> graphviz.Digraph:
+    p, b = compiled.process, base.process
+    ch = _changes(compiled, base)
     structural = set(ch.local) | set(ch.changed)
     context: set[str] = set()
     for step_id in structural:
         context.update(compiled.graph.predecessors(step_id))
         context.update(compiled.graph.successors(step_id))
-    for u, v in ch.local_edges | set(ch.redirects):
+    for u, v in ch.local_edges | set(ch.redirects) | ch.removed_edges:
         context.update((u, v))
-    removed_edges: list[tuple[str, str]] = []
+    removed_edges: list[tuple[str, str]] = sorted(ch.removed_edges)
     for step_id in ch.removed:
-        removed_edges.extend((u, step_id) for u in central.graph.predecessors(step_id))
-        removed_edges.extend((step_id, v) for v in central.graph.successors(step_id))
+        removed_edges.extend((u, step_id) for u in base.graph.predecessors(step_id))
+        removed_edges.extend((step_id, v) for v in base.graph.successors(step_id))
         context.update(u for u, _ in removed_edges if u in p.steps)
         context.update(v for _, v in removed_edges if v in p.steps)
-    shown_set = structural | (context & set(p.steps)) | ch.noted
+    shown_set = structural | (context & set(p.steps)) | ch.noted | set(ch.review)
     shown = [s for s in p.steps if s in shown_set]
-    d = _Drawing(compiled, _title(compiled, "skillnader mot stadens process"), f"{compiled.name}_diff")
+    title = _title(compiled, words.what.format(version=base.version))
+    d = _Drawing(compiled, title, f"{compiled.name}_{words.name}")
 
     def node(step_id: str) -> _Node:
-        if step_id in structural or step_id in ch.noted:
-            return _marked(p, ch, step_id, "Lokal anvisning eller kontakter", noted_style=True)
+        if step_id in structural or step_id in ch.noted or step_id in ch.review:
+            return _marked(p, ch, step_id, words, words.noted, noted_style=True)
         attrs = {**_base_attrs(p, step_id, ["context"]), **CONTEXT}
         return _Node(_html(*[(line, {}) for line in _wrap(p.steps[step_id].label)]), attrs)
 
     extra: dict[str, list[tuple[str, _Node]]] = {}
     for step_id in ch.removed:
-        step = c.steps[step_id]
-        label = _html(*[(line, {"B": ""}) for line in _wrap(step.label)], ("Borttaget lokalt", {**SMALL, "B": ""}))
+        step = b.steps[step_id]
+        label = _html(*[(line, {"B": ""}) for line in _wrap(step.label)], (words.removed, {**SMALL, "B": ""}))
         attrs = {**REMOVED, "class": "step removed", "tooltip": _tooltip(step.label, step.description)}
         extra.setdefault(step.phase, []).append((step_id, _Node(label, attrs)))
     if not shown and not extra:
-        d.g.node("_nothing", _html("Inga lokala ändringar mot stadens process"), shape="plaintext")
+        d.g.node("_nothing", _html(words.nothing), shape="plaintext")
     d.steps(shown, node, extra, chain=True)
 
     def edge(u: str, v: str) -> dict[str, str]:
@@ -648,17 +682,18 @@ def diff_diagram(compiled: CompiledProcess, central: CompiledProcess) -> graphvi
         if u in shown_set | set(ch.removed) and v in shown_set | set(ch.removed):
             d.g.edge(u, v, **EDGE_REMOVED, **{"class": "transition removed", "constraint": "false"})
     legend = [
-        ("Tillagt lokalt", dict(LOCAL)),
-        ("Ändrat lokalt", dict(CHANGED)),
-        ("Borttaget lokalt", dict(REMOVED)),
-        ("Lokal anvisning eller kontakter", dict(NOTED)),
+        (words.added, dict(LOCAL)),
+        (words.changed, dict(CHANGED)),
+        (words.removed, dict(REMOVED)),
+        (words.noted, dict(NOTED)),
+        *([(words.review, dict(REVIEW))] if words.review else []),
         ("Oförändrat steg intill en ändring", dict(CONTEXT)),
         ("★ Garanterad insats", dict(GUARANTEED)),
     ]
     edges = [
-        ("Övergång tillagd lokalt", dict(EDGE_LOCAL)),
-        ("Omdirigerad lokalt", dict(EDGE_REDIRECT)),
-        ("Övergång i stadens process, borttagen", dict(EDGE_REMOVED)),
+        (words.edge_added, dict(EDGE_LOCAL)),
+        (words.edge_redirect, dict(EDGE_REDIRECT)),
+        (words.edge_removed, dict(EDGE_REMOVED)),
         ("Oförändrad övergång", dict(EDGE_CONTEXT)),
     ]
     d.legend(legend, edges)
@@ -766,10 +801,14 @@ def case_diagram(compiled: CompiledProcess, decision: Decision, state: CaseState
 # --- rendering and the cache ------------------------------------------------------------
 
 
-def render(diagram: graphviz.Digraph, format: RenderFormat = "svg") -> bytes:
-    """Run Graphviz's ``dot`` on ``diagram``: SVG (default), PNG or PDF bytes."""
+def _check_format(format: str) -> None:
     if format not in FORMATS:
         raise ValueError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
+
+
+def render(diagram: graphviz.Digraph, format: RenderFormat = "svg") -> bytes:
+    """Run Graphviz's ``dot`` on ``diagram``: SVG (default), PNG or PDF bytes."""
+    _check_format(format)
     data: bytes = diagram.pipe(format=format, engine="dot")
     return data
 
@@ -824,8 +863,7 @@ def render_process(
 ) -> bytes:
     """``process_diagram`` (``view="process"``) or ``diff_diagram`` (``"diff"``, needs ``central``), rendered
     and cached by process version (and the central process's), view and format."""
-    if format not in FORMATS:
-        raise ValueError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
+    _check_format(format)
     if view == "diff":
         if central is None or compiled.process.district is None:
             raise ValueError("the diff view compares a district's process with the central process")
@@ -838,6 +876,12 @@ def render_process(
     return _cache.get(key, lambda: render(process_diagram(compiled, central), format))
 
 
+def render_changes(new: CompiledProcess, base: CompiledProcess, format: RenderFormat = "svg") -> bytes:
+    """``change_diagram`` rendered, cached by both versions and format."""
+    _check_format(format)
+    return _cache.get(("changes", new.version, base.version, format), lambda: render(change_diagram(new, base), format))
+
+
 def decision_hash(decision: Decision, state: CaseState) -> str:
     """What the case view depends on: the decision and the completed steps."""
     text = decision.model_dump_json() + "\n" + state.model_dump_json(include={"completed"})
@@ -846,8 +890,7 @@ def decision_hash(decision: Decision, state: CaseState) -> str:
 
 def render_case(compiled: CompiledProcess, decision: Decision, state: CaseState, format: RenderFormat = "svg") -> bytes:
     """``case_diagram`` rendered, cached by process version, a hash of the decision and format."""
-    if format not in FORMATS:
-        raise ValueError(f"unknown format '{format}'; expected one of {', '.join(FORMATS)}")
+    _check_format(format)
     key = ("case", compiled.version, decision_hash(decision, state), format)
     return _cache.get(key, lambda: render(case_diagram(compiled, decision, state), format))
 
@@ -868,6 +911,7 @@ __all__ = [
     "RenderCacheInfo",
     "RenderFormat",
     "case_diagram",
+    "change_diagram",
     "clear_render_cache",
     "deadline_sv",
     "decision_hash",
@@ -877,5 +921,6 @@ __all__ = [
     "render",
     "render_cache_info",
     "render_case",
+    "render_changes",
     "render_process",
 ]
