@@ -32,7 +32,7 @@ from .headers import SecurityHeaders
 from .logs import AccessLog
 from .registry import Registry
 from .revocation import Revocations
-from .routes import bench, cases, decide, diagrams, goals, pages, processes, reports, tokens
+from .routes import bench, cases, decide, diagrams, drafts, goals, pages, processes, reports, tokens
 from .routes.deps import once_started
 from .settings import Settings
 from .versions import VersionStore
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         def start() -> None:
-            store = VersionStore(engine, listen=not settings.transaction_pooling)
+            store = VersionStore(engine, listen=not settings.transaction_pooling, timezone=settings.timezone)
             registry = Registry(settings.processes, store, read_files=settings.reads_files)
             registry.reload()
             registry.watch(settings.reload_interval, settings.follow_interval)
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.revocations = Revocations(reader, engine, settings.revocation_refresh)
     app.state.verifier = Verifier(settings, revoked=once_started(app, app.state.revocations.is_revoked))
     errors.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, draft_limit=settings.max_draft_bytes)
     app.add_middleware(errors.Incidents)
     # Outside Incidents, so that an unhandled error's 500 is audited as the refusals are.
     app.add_middleware(AuditRefusals)
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
-    for module in (cases, decide, processes, diagrams, reports, goals, pages, tokens):
+    for module in (cases, decide, drafts, processes, diagrams, reports, goals, pages, tokens):
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)

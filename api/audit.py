@@ -157,7 +157,18 @@ class AuditWriter:
 
 
 # Route templates whose refusals are audited: cases, lists of cases, reports and the trail.
-AUDITED = ("/cases", "/units/{unit}/overdue", "/audit", "/reports", "/ui/cases", "/ui/goals")
+AUDITED = (
+    "/cases",
+    "/units/{unit}/overdue",
+    "/audit",
+    "/reports",
+    "/processes/{district}/drafts",
+    "/processes/{district}/versions",
+    "/proposals",
+    "/ui/cases",
+    "/ui/goals",
+    "/ui/drafts",
+)
 
 
 class AuditRefusals(HttpMiddleware):

@@ -1,7 +1,10 @@
 """Bearer tokens (JWT), the roles, and the scope each role sees.
 
 * caseworker: the cases of their own district (the ``district`` claim), nothing else;
-* implementer: the process endpoints;
+* implementer: the process endpoints; with a ``district`` claim, that district's process owner,
+  who drafts and proposes changes to it;
+* process_owner: the city's owner of the programme (socialförvaltningen), no district: approves
+  or rejects the districts' proposals, drafts changes to the central process, sees no case;
 * manager: reports, overdue lists, cases' next steps (never their facts) and the audit
   trail, of one district (``district``), or of the whole city (``scope: city``, for
   socialförvaltningen, which sees reports but no district's cases).
@@ -54,6 +57,7 @@ class Role(StrEnum):
     caseworker = "caseworker"
     implementer = "implementer"
     manager = "manager"
+    process_owner = "process_owner"
 
 
 class Principal(BaseModel):
@@ -169,6 +173,8 @@ def principal_of(claims: dict[str, Any]) -> Principal:
         raise ApiError(
             401, f"invalid token: a manager's token names their district ('district') or is city-wide ('scope': '{CITY}')"
         )
+    if role == Role.process_owner and district is not None:
+        raise ApiError(401, "invalid token: the process owner is the city's, not a district's: no 'district'")
     if role != Role.manager and scope is not None:
         raise ApiError(401, "invalid token: only a manager's token may be city-wide")
     return Principal(

@@ -2,6 +2,7 @@
 
 ``serve`` runs the case service, ``migrate`` brings its schema to head (the deploy
 job's step), ``token`` mints a local bearer token,
+``draft`` submits a process file for review,
 ``demo-cases`` registers a few demo clients through the API itself,
 ``demo-data`` writes a synthetic data set for the effect goals, ``goals``
 prints them and ``purge`` erases closed cases after the retention period.  The engine
@@ -87,9 +88,7 @@ def _worker_environment(settings: Settings) -> Iterator[None]:
     inherited = ("BRYTUPP_HOST", "BRYTUPP_PORT", "BRYTUPP_DATABASE_URL", "BRYTUPP_MIGRATE_ON_START", MULTIPROC_ENV)
     before = {name: os.environ.get(name) for name in inherited}
     # Workers are new interpreters that read their settings from the environment.
-    os.environ.update(
-        BRYTUPP_HOST=settings.host, BRYTUPP_PORT=str(settings.port), BRYTUPP_DATABASE_URL=settings.database_url
-    )
+    os.environ.update(BRYTUPP_HOST=settings.host, BRYTUPP_PORT=str(settings.port), BRYTUPP_DATABASE_URL=settings.database_url)
     if settings.migrate_on_start:
         migrate()  # the migrate job's own step, with this command's database (set above)
     os.environ["BRYTUPP_MIGRATE_ON_START"] = "false"
@@ -117,7 +116,7 @@ def _worker_environment(settings: Settings) -> Iterator[None]:
 
 @app.command()
 def token(
-    role: Annotated[Role, typer.Option(help="caseworker, implementer or manager.")],
+    role: Annotated[Role, typer.Option(help="caseworker, implementer, manager or process_owner.")],
     district: Annotated[str | None, typer.Option(help="A caseworker's or a district manager's district, e.g. farsta.")] = None,
     subject: Annotated[str, typer.Option(help="Who the token is for (a user id, never a client).")] = "dev",
     hours: Annotated[float, typer.Option(help="Valid for this many hours (at most BRYTUPP_MAX_TOKEN_HOURS).")] = 12,
@@ -157,8 +156,8 @@ def publish(
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL.")] = None,
 ) -> None:
     """Validate the process files and make each district's version the current one in the database,
-    for deployments that ship process files with the release.  Every instance follows within seconds;
-    with any finding nothing is published."""
+    for a new installation or a district new to it.  A district already in force changes only through
+    review (``brytupp draft``): its file is left alone and named.  With any finding nothing is published."""
     from .db import make_engine
     from .registry import Registry
     from .versions import VersionStore
@@ -176,14 +175,75 @@ def publish(
         raise typer.Exit(1)
     engine = make_engine(database_url or settings.database_url)
     try:
-        store = VersionStore(engine)
-        before = {district: row.version for district, row in store.current().items()}
-        Registry(chosen, store, published_by=by).reload()
-        after = {district: row.version for district, row in store.current().items()}
+        store = VersionStore(engine, timezone=settings.timezone)
+        current = store.current()
+        new, reviewed = [], []
+        for district, state in files.snapshot.districts.items():
+            assert state.compiled is not None
+            row = current.get(district)
+            if row is None:
+                new.append(district)
+            elif row.version != state.compiled.version:
+                reviewed.append(district)
+        published = store.publish(files.sources(new), by) if new else []
     finally:
         engine.dispose()
-    changed = sorted(d for d in after if before.get(d) != after[d])
-    err.print(f"published: {', '.join(changed)}" if changed else "published: nothing new", markup=False)
+    err.print(f"published: {', '.join(published)}" if published else "published: nothing new", markup=False)
+    for district in reviewed:
+        err.print(
+            f"{district}: in force with another version; a change goes through review: brytupp draft {district} FILE",
+            markup=False,
+        )
+
+
+@app.command()
+def draft(
+    district: Annotated[str, typer.Argument(help="The district, e.g. farsta (or central for the central process).")],
+    file: Annotated[Path, typer.Argument(help="The process file, as it is to be.", exists=True, dir_okay=False)],
+    url: Annotated[str, typer.Option(envvar="BRYTUPP_URL", help="The service, e.g. https://bryt-upp.example.se.")],
+    token: Annotated[
+        str, typer.Option(envvar="BRYTUPP_TOKEN", help="A process owner's token (role implementer with the district).")
+    ],
+    propose: Annotated[bool, typer.Option(help="Propose it for approval at once, if it has no findings.")] = False,
+    note: Annotated[str | None, typer.Option(help="The proposal's note: what changes and why.")] = None,
+) -> None:
+    """Submit a process file as a draft for review (from a terminal or a repository's CI): prints the
+    findings and the preview's address; exit 1 when the draft has findings, 2 when it was refused."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    base = url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def call(method: str, path: str, body: bytes, kind: str, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(
+            base + path, data=body, method=method, headers={**headers, "Content-Type": kind, **(extra or {})}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                result: dict[str, Any] = json.loads(answer.read())
+                return result
+        except urllib.error.HTTPError as exc:
+            detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+            err.print(f"refused ({exc.code}): {detail if isinstance(detail, str) else json.dumps(detail)}", markup=False)
+            raise typer.Exit(2) from None
+        except urllib.error.URLError as exc:
+            err.print(f"cannot reach {base}: {exc.reason}", markup=False)
+            raise typer.Exit(2) from None
+
+    stored = call("POST", f"/processes/{district}/drafts", file.read_bytes(), "application/yaml")
+    for finding in stored["findings"]:
+        out.print(finding, markup=False)
+    out.print(f"draft {stored['id']}: {base}/ui/drafts/{district}/{stored['id']}", markup=False)
+    if stored["findings"]:
+        err.print(f"{len(stored['findings'])} finding(s): the draft is stored but cannot be proposed", markup=False)
+        raise typer.Exit(1)
+    if propose:
+        body = json.dumps({"note": note}).encode()
+        path = f"/processes/{district}/drafts/{stored['id']}/propose"
+        call("POST", path, body, "application/json", {"If-Match": stored["etag"]})
+        out.print("proposed: the city's process owner decides on it", markup=False)
 
 
 @app.command()

@@ -18,19 +18,24 @@ from .context import HttpMiddleware
 from .errors import ApiError, body_names
 from .pseudonym import DEPTH_MESSAGE, MAX_DEPTH, MESSAGE, json_pairs, looks_like_pin, problems, safe_loc, text_problem, too_deep
 
+DRAFTS = re.compile(r"^/(processes/[^/]+/drafts|ui/drafts)")
+
 
 class BodyLimit(HttpMiddleware):
     """413 for bodies over ``limit`` bytes, whether or not Content-Length is sent, and 422 for JSON that
     nests deeper than ``MAX_DEPTH``: seen as the bytes arrive, before any parser recurses into them."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, draft_limit: int | None = None) -> None:
         super().__init__(app)
-        self.limit = limit
+        self.default = limit
+        # A process file is larger than any case's body: its routes have a limit of their own.
+        self.draft_limit = draft_limit or limit
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.draft_limit if DRAFTS.match(scope.get("path", "")) else self.default
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send, self.limit)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
             return
         seen = 0
         depth = _Depth()
@@ -43,7 +48,7 @@ class BodyLimit(HttpMiddleware):
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
                 seen += len(chunk)
-                if seen > self.limit:
+                if seen > limit:
                     refusal = 413
                     raise _TooLarge
                 if depth.too_deep(chunk):
@@ -61,7 +66,7 @@ class BodyLimit(HttpMiddleware):
         with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, answer)
         if refusal == 413 and not started:
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
         elif refusal == 422 and not started:
             problem = {"loc": ["body"], "msg": DEPTH_MESSAGE, "type": "value_error"}
             await _answer(send, 422, {"detail": [problem]})

@@ -187,3 +187,56 @@ class CurrentVersion(SQLModel, table=True):
     version: str = Field(foreign_key="process_versions.version", max_length=64)
     since: dt.datetime = _timestamp()
     published_by: str = Field(max_length=128)
+
+
+class ProcessDraft(SQLModel, table=True):
+    """A proposed change to a district's process (or, with ``district`` = ``central``, to the
+    central process), as its author wrote it: the file's text with its comments, the findings it
+    had when stored, and where it is in the review (draft → proposed → approved or rejected).
+    ``row_version`` is its ETag: replacing the text or deciding on it names the version it saw."""
+
+    __tablename__ = "process_drafts"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    district: str = Field(max_length=64, index=True)
+    path: str = Field(max_length=255)
+    text: str = Field(sa_type=Text)
+    # The district's newest version (in force or scheduled) when the text was stored: approval
+    # refuses a draft written against a version that has since been replaced.
+    base_version: str | None = Field(default=None, max_length=64)
+    version: str | None = Field(default=None, max_length=64, description="The effective process's hash, when it builds.")
+    findings: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    status: str = Field(default="draft", max_length=16, index=True)
+    row_version: int = Field(default=1)
+    created_by: str = Field(max_length=128)
+    created_at: dt.datetime = _timestamp()
+    updated_by: str = Field(max_length=128)
+    updated_at: dt.datetime = _timestamp()
+    proposed_by: str | None = Field(default=None, max_length=128)
+    proposed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str | None = Field(default=None, sa_type=Text, description="The proposer's or the decider's note.")
+    reference: str | None = Field(default=None, max_length=64, description="The city's diary number (diarienummer).")
+    effective_from: dt.date | None = None
+
+
+class ProcessPublication(SQLModel, table=True):
+    """The history of what each district served: one row per version made (or scheduled to be
+    made) current, with who wrote and who approved it, from which day, and why.  A row whose
+    ``effective_from`` has come and whose ``applied_at`` is empty is switched to by the first
+    instance that notices; every other instance follows."""
+
+    __tablename__ = "process_publications"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    district: str = Field(max_length=64, index=True)
+    version: str = Field(foreign_key="process_versions.version", max_length=64)
+    draft_id: uuid.UUID | None = Field(default=None, foreign_key="process_drafts.id")
+    effective_from: dt.date
+    applied_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    drafted_by: str = Field(max_length=128)
+    approved_by: str | None = Field(default=None, max_length=128)
+    created_at: dt.datetime = _timestamp()
+    note: str | None = Field(default=None, sa_type=Text)
+    reference: str | None = Field(default=None, max_length=64)

@@ -98,6 +98,10 @@ class Registry:
     def version(self, version: str) -> CompiledProcess | None:
         return self._versions.get(version)
 
+    def sources(self, districts: Iterable[str]) -> list[tuple[CompiledProcess, Sources]]:
+        """These districts' versions as read from the files and not yet published, with their texts."""
+        return [self._unpublished[d] for d in districts if d in self._unpublished]
+
     def remember(self, compiled: CompiledProcess) -> None:
         self._versions.setdefault(compiled.version, compiled)
 
@@ -140,6 +144,7 @@ class Registry:
 
     def _follow(self, force: bool = False) -> bool:
         assert self.store is not None
+        self.store.promote_due()
         rows = self.store.current()
         current = {district: row.version for district, row in rows.items()}
         if current == self._followed and not force:

@@ -122,3 +122,73 @@ class AuditOut(BaseModel):
     request_id: str | None = None
     source: str | None = Field(default=None, description="The client's network address.")
     token_id: str | None = None
+
+
+class DraftOut(BaseModel):
+    """A draft of a district's process (or of the central one: district ``central``)."""
+
+    id: uuid.UUID
+    district: str
+    path: str = Field(description="The file the text is, as findings name it.")
+    status: str = Field(description="`draft`, `proposed`, `approved` or `rejected`.")
+    version: str | None = Field(description="The version it builds to; none while it has findings.")
+    base_version: str | None = Field(description="The district's newest version when the text was stored.")
+    findings: list[str] = Field(
+        description="`file:line:col: key: message`, one per problem; a draft with any cannot be proposed."
+    )
+    created_by: str
+    created_at: dt.datetime
+    updated_by: str
+    updated_at: dt.datetime
+    proposed_by: str | None
+    proposed_at: dt.datetime | None
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    note: str | None
+    reference: str | None
+    effective_from: dt.date | None
+    etag: str = Field(description="Send it as If-Match to change, propose, approve or reject the draft.")
+
+
+class DraftText(DraftOut):
+    text: str = Field(description="The file's text as written.")
+
+
+NOTE = Field(default=None, max_length=2000, description="Why, in a sentence or a few.")
+
+
+class ProposeIn(_In):
+    note: str | None = NOTE
+
+
+class ApproveIn(_In):
+    effective_from: dt.date = Field(description="The day caseworkers get the new version (Europe/Stockholm), today or later.")
+    note: str | None = NOTE
+    reference: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-zÅÄÖåäö0-9 ./:_-]+$",
+        description="The city's diary number, e.g. SOF 2026/1234.",
+    )
+
+
+class RejectIn(_In):
+    note: str = Field(min_length=1, max_length=2000, description="What the author needs to change.")
+
+
+class PublicationOut(BaseModel):
+    """One entry of a district's history: a version made current, or approved to be from a later day."""
+
+    version: str
+    effective_from: dt.date
+    in_force_since: dt.datetime | None = Field(description="When it became current; none while scheduled.")
+    status: str = Field(description="`scheduled`, `in_force` (serving now) or `replaced`.")
+    drafted_by: str
+    approved_by: str | None = Field(description="None for versions published from the files (development, a release).")
+    note: str | None
+    reference: str | None
+    draft_id: uuid.UUID | None
+
+
+class MigrationIn(_In):
+    dry_run: bool = Field(default=True, description="List what would change for each open case, and move nothing.")

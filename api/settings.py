@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="Seconds an instance may go without taking new revocations (logouts) from the database."
     )
     max_body_bytes: int = Field(default=64 * 1024, description="Larger request bodies get 413.")
+    max_draft_bytes: int = Field(
+        default=256 * 1024, gt=0, description="A process file drafted larger than this gets 413 (the central one is about 50 KB)."
+    )
     timezone: str = Field(default="Europe/Stockholm", description="'Today' for due dates is the date here.")
     switch_interval: float = Field(
         default=0.0005,

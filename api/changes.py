@@ -1,0 +1,416 @@
+"""Reviewed change of a process: draft, preview, propose, approve or reject, history, restore.
+
+A district's change to how it handles victims of violence is a decision, not a saved file:
+
+* the district's process owner (an ``implementer`` whose token names the district) stores a
+  **draft**, the district file's text as written (comments and all), built against the central
+  process the district serves now; a draft with findings is stored with them and cannot be
+  proposed until a new text fixes them;
+* the **preview** says what the draft changes against the district's live version (steps,
+  units, deadlines, guarantees, notes; a note left beside a step whose unit changed is flagged),
+  which cells of the equality matrix it changes, and what it would do to every open case;
+* the author **proposes** it; the city's ``process_owner`` **approves** it with the day it takes
+  effect (today or later, Europe/Stockholm) and, optionally, the diary number, or **rejects** it
+  with a note.  Nobody approves a draft they wrote (four eyes).  Two approvals at once: one wins,
+  the other is a 409, since the decision is a conditional update of the draft's row;
+* an approval stores the version and its history row (``api/versions.py``); from its day every
+  instance serves it.  Open cases stay where they are until moved (``api/impact.py``);
+* **restore** makes an earlier version a new draft, so a rollback is reviewed like any change.
+
+The central process changes the same way with ``district`` = ``central``, drafted by a process
+owner and approved by another: its preview covers every district, and its approval stores a new
+version of each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from sqlmodel import Session, col, select, update
+
+from engine import CompiledProcess, build
+from engine.errors import ProcessError
+from engine.load import read_yaml
+
+from .auth import Principal, Role
+from .errors import ApiError, invalid
+from .models import CurrentVersion, ProcessDraft, ProcessPublication, ProcessVersion, utcnow
+from .store import audit
+from .versions import Approval, Sources, VersionStore, build_stored
+
+CENTRAL = "central"
+NOTE_LENGTH = 2000
+
+
+class Status:
+    draft = "draft"
+    proposed = "proposed"
+    approved = "approved"
+    rejected = "rejected"
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """A draft's text built against what it would change: one process per district it touches."""
+
+    processes: dict[str, tuple[CompiledProcess, Sources]]
+    findings: list[str]
+
+    @property
+    def version(self) -> str | None:
+        if self.findings or not self.processes:
+            return None
+        if len(self.processes) == 1:
+            return next(iter(self.processes.values()))[0].version
+        # A central draft: one id for the set of district versions it makes.
+        return set_id(compiled.version for compiled, _ in self.processes.values())
+
+
+def set_id(versions: Iterable[str]) -> str:
+    return hashlib.sha256("".join(sorted(versions)).encode()).hexdigest()[:16]
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+def may_read(principal: Principal, district: str) -> bool:
+    """Drafts and history: the district's own process owner and manager, and the city's; a change
+    to the central process is every district's to read, since it changes all of them."""
+    if principal.role == Role.process_owner or principal.city_wide:
+        return True
+    if district == CENTRAL:
+        return principal.role in (Role.implementer, Role.manager)
+    return principal.role in (Role.implementer, Role.manager) and principal.district == district
+
+
+def may_write(principal: Principal, district: str) -> bool:
+    """Drafting: a district's process owner for the district, the city's process owner for the central process."""
+    if district == CENTRAL:
+        return principal.role == Role.process_owner
+    return principal.role == Role.implementer and principal.district == district
+
+
+def require_read(session: Session, principal: Principal, district: str, action: str) -> None:
+    if not may_read(principal, district):
+        refuse(session, principal, action, district, 404, "no such district among yours")
+
+
+def require_write(session: Session, principal: Principal, district: str, action: str) -> None:
+    if may_write(principal, district):
+        return
+    if district == CENTRAL:
+        why = "changes to the central process are drafted by the city's process owner (role process_owner)"
+    elif principal.role == Role.implementer and principal.district is None:
+        why = "your token names no district: a district's process owner drafts for the district in their token"
+    else:
+        why = f"drafts for {district} are written by its process owner (role implementer, district {district})"
+    refuse(session, principal, action, district, 403, why)
+
+
+def refuse(session: Session, principal: Principal, action: str, district: str, status: int, why: str) -> None:
+    session.rollback()
+    audit(session, principal, action, outcome="denied", case_district=district)
+    session.commit()
+    raise ApiError(status, why)
+
+
+# --- building a text ----------------------------------------------------------------------
+
+
+def live_row(session: Session, district: str) -> ProcessVersion:
+    """The stored version the district serves now."""
+    current = session.get(CurrentVersion, district)
+    row = session.get(ProcessVersion, current.version) if current is not None else None
+    if row is None:
+        raise ApiError(404, "no process for that district")
+    return row
+
+
+def live_rows(session: Session) -> dict[str, ProcessVersion]:
+    rows = session.exec(select(ProcessVersion).join(CurrentVersion, col(CurrentVersion.version) == col(ProcessVersion.version)))
+    return {row.district: row for row in rows}
+
+
+def newest_version(session: Session, district: str) -> str | None:
+    """The version the district will serve once everything approved is in force: what a new
+    draft is written against, and what an approval must still find."""
+    scheduled = session.exec(
+        select(ProcessPublication.version)
+        .where(ProcessPublication.district == district, col(ProcessPublication.applied_at).is_(None))
+        .order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())
+    ).first()
+    if scheduled is not None:
+        return scheduled
+    current = session.get(CurrentVersion, district)
+    return current.version if current is not None else None
+
+
+def base_of(session: Session, district: str) -> str | None:
+    if district != CENTRAL:
+        return newest_version(session, district)
+    # The central process's base is the set of district versions it is built into.
+    versions = [v for d in live_rows(session) if (v := newest_version(session, d)) is not None]
+    return set_id(versions) if versions else None
+
+
+def display_path(stored: str) -> str:
+    # Stored paths are wherever a file was read from; a draft is named by folder and file only.
+    path = Path(stored)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
+def build_text(session: Session, district: str, text: str) -> tuple[str, Built]:
+    """The draft's path and what it builds to, with every finding as ``file:line:col: …``.
+    422 for a body that is not a process file of this district at all: nothing is stored."""
+    if district == CENTRAL:
+        rows = live_rows(session)
+        if not rows:
+            raise ApiError(404, "no district serves a process yet")
+        any_row = next(iter(rows.values()))
+        path = display_path(any_row.central_path)
+        _check_kind(path, text, central=True, district=district)
+        sources = {d: Sources(path, text, display_path(r.district_path), r.district_text) for d, r in rows.items()}
+    else:
+        row = live_row(session, district)
+        path = display_path(row.district_path)
+        _check_kind(path, text, central=False, district=district)
+        sources = {district: Sources(display_path(row.central_path), row.central_text, path, text)}
+    return path, _build(sources)
+
+
+def _check_kind(path: str, text: str, central: bool, district: str) -> None:
+    try:
+        data, _ = read_yaml(path, text)
+    except ProcessError as exc:
+        where = exc.findings[0].position
+        # The parser's message may quote the text; the line and column say where without it.
+        raise invalid({"body": f"not YAML: a syntax error at line {where.line}, column {where.col}"}) from None
+    if not isinstance(data, dict):
+        raise invalid({"body": "a process file is a mapping of keys (district:, extends:, … or process:, …)"})
+    if central and "process" not in data:
+        raise invalid({"body": "this is not the central process: its file starts with 'process:'"})
+    if not central and "district" not in data:
+        raise invalid({"body": f"this is not a district file; {district}'s file says 'district: {district}'"})
+    if not central and data["district"] != district:
+        raise invalid({"body": f"the file is for another district; a draft for {district} says 'district: {district}'"})
+
+
+def _build(sources: dict[str, Sources]) -> Built:
+    processes: dict[str, tuple[CompiledProcess, Sources]] = {}
+    findings: list[str] = []
+    for district, source in sorted(sources.items()):
+        texts = {Path(source.central_path): source.central_text, Path(source.district_path): source.district_text}
+        result = build(list(texts), texts=texts)
+        findings.extend(str(f) for f in result.findings if str(f) not in findings)
+        built = result.districts.get(district)
+        if built is not None and built.ok and built.compiled is not None:
+            processes[district] = (built.compiled, source)
+    return Built(processes, findings)
+
+
+# --- the review ---------------------------------------------------------------------------
+
+
+def get_draft(session: Session, principal: Principal, district: str, draft_id: uuid.UUID, action: str) -> ProcessDraft:
+    require_read(session, principal, district, action)
+    draft = session.get(ProcessDraft, draft_id)
+    if draft is None or draft.district != district:
+        raise ApiError(404, "no such draft for that district")
+    return draft
+
+
+def list_drafts(session: Session, principal: Principal, district: str, status: str | None = None) -> list[ProcessDraft]:
+    require_read(session, principal, district, "drafts_read")
+    query = select(ProcessDraft).where(ProcessDraft.district == district)
+    if status is not None:
+        query = query.where(ProcessDraft.status == status)
+    return list(session.exec(query.order_by(col(ProcessDraft.updated_at).desc())))
+
+
+def queue(session: Session) -> list[ProcessDraft]:
+    """What the city's process owner has to decide on, oldest first."""
+    query = select(ProcessDraft).where(ProcessDraft.status == Status.proposed).order_by(col(ProcessDraft.proposed_at))
+    return list(session.exec(query))
+
+
+def create(session: Session, principal: Principal, district: str, text: str) -> ProcessDraft:
+    if district != CENTRAL:
+        live_row(session, district)  # 404 for a district that serves no process
+    require_write(session, principal, district, "draft_created")
+    path, built = build_text(session, district, text)
+    draft = ProcessDraft(
+        district=district,
+        path=path,
+        text=text,
+        base_version=base_of(session, district),
+        version=built.version,
+        findings=built.findings,
+        created_by=principal.subject,
+        updated_by=principal.subject,
+    )
+    session.add(draft)
+    audit(session, principal, "draft_created", case_district=district)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def replace(session: Session, principal: Principal, draft: ProcessDraft, text: str, seen: int) -> ProcessDraft:
+    """A new text for a draft not yet decided on; a proposed draft goes back to being a draft."""
+    require_write(session, principal, draft.district, "draft_replaced")
+    if draft.status not in (Status.draft, Status.proposed, Status.rejected):
+        raise ApiError(409, f"the draft is {draft.status}; write a new draft instead")
+    _, built = build_text(session, draft.district, text)
+    values = dict(
+        text=text,
+        version=built.version,
+        findings=built.findings,
+        base_version=base_of(session, draft.district),
+        status=Status.draft,
+        updated_by=principal.subject,
+        updated_at=utcnow(),
+        proposed_by=None,
+        proposed_at=None,
+    )
+    _transition(session, draft, seen, (Status.draft, Status.proposed, Status.rejected), values)
+    audit(session, principal, "draft_replaced", case_district=draft.district)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def propose(session: Session, principal: Principal, draft: ProcessDraft, seen: int, note: str | None) -> ProcessDraft:
+    require_write(session, principal, draft.district, "draft_proposed")
+    if draft.status != Status.draft:
+        raise ApiError(409, f"the draft is {draft.status}; only a draft can be proposed")
+    if draft.findings:
+        raise ApiError(409, f"the draft has {len(draft.findings)} findings; store a text without them first")
+    if draft.version is None:
+        raise ApiError(409, "the draft does not build; store a text that does first")
+    values = dict(status=Status.proposed, proposed_by=principal.subject, proposed_at=utcnow(), note=note)
+    _transition(session, draft, seen, (Status.draft,), values)
+    audit(session, principal, "draft_proposed", case_district=draft.district)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def approve(
+    session: Session,
+    store: VersionStore,
+    principal: Principal,
+    draft: ProcessDraft,
+    seen: int,
+    effective_from: dt.date,
+    note: str | None,
+    reference: str | None,
+) -> ProcessDraft:
+    """Approve a proposed draft: its versions are stored, and serve from ``effective_from``."""
+    _decider(session, principal, draft, "draft_approved")
+    if effective_from < store.today():
+        raise invalid({"effective_from": f"must be today ({store.today().isoformat()}) or later"})
+    if draft.base_version != base_of(session, draft.district):
+        raise ApiError(
+            409,
+            "the district's process has changed since this draft was written (another change was approved): "
+            "the author writes the draft again on the new version",
+        )
+    _, built = build_text(session, draft.district, draft.text)
+    if built.findings or built.version != draft.version:
+        raise ApiError(409, "the draft no longer builds as it did when proposed; the author stores it again")
+    values = dict(
+        status=Status.approved,
+        decided_by=principal.subject,
+        decided_at=utcnow(),
+        note=note,
+        reference=reference,
+        effective_from=effective_from,
+    )
+    _transition(session, draft, seen, (Status.proposed,), values)
+    approval = Approval(
+        drafted_by=draft.updated_by,
+        approved_by=principal.subject,
+        effective_from=effective_from,
+        note=note,
+        reference=reference,
+        draft_id=draft.id,
+    )
+    for compiled, sources in built.processes.values():
+        store.schedule(session, compiled, sources, approval)
+    audit(session, principal, "draft_approved", case_district=draft.district)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def reject(session: Session, principal: Principal, draft: ProcessDraft, seen: int, note: str) -> ProcessDraft:
+    _decider(session, principal, draft, "draft_rejected")
+    values = dict(status=Status.rejected, decided_by=principal.subject, decided_at=utcnow(), note=note)
+    _transition(session, draft, seen, (Status.proposed,), values)
+    audit(session, principal, "draft_rejected", case_district=draft.district)
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def _decider(session: Session, principal: Principal, draft: ProcessDraft, action: str) -> None:
+    if principal.role != Role.process_owner:
+        refuse(session, principal, action, draft.district, 403, "drafts are approved or rejected by the city's process owner")
+    if principal.subject in (draft.created_by, draft.updated_by, draft.proposed_by):
+        refuse(session, principal, action, draft.district, 403, "nobody decides on a draft they wrote or proposed (four eyes)")
+    if draft.status != Status.proposed:
+        raise ApiError(409, f"the draft is {draft.status}; only a proposed draft is decided on")
+
+
+def _transition(session: Session, draft: ProcessDraft, seen: int, allowed: Sequence[str], values: Mapping[str, object]) -> None:
+    """One conditional update: of two writers that saw the same row version, one changes it."""
+    if seen != draft.row_version:
+        raise ApiError(412, f'the draft has changed since you read it; its ETag is now "{draft.row_version}"')
+    done = session.exec(
+        update(ProcessDraft)
+        .where(
+            col(ProcessDraft.id) == draft.id,
+            col(ProcessDraft.row_version) == seen,
+            col(ProcessDraft.status).in_(allowed),
+        )
+        .values(**values, row_version=seen + 1)
+    )
+    if done.rowcount != 1:
+        session.rollback()
+        raise ApiError(409, "someone else changed or decided on the draft at the same moment; read it again")
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def history(session: Session, principal: Principal, district: str) -> list[ProcessPublication]:
+    require_read(session, principal, district, "history_read")
+    query = select(ProcessPublication).where(ProcessPublication.district == district)
+    return list(session.exec(query.order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())))
+
+
+def stored_version(session: Session, district: str, version: str) -> ProcessVersion:
+    row = session.get(ProcessVersion, version)
+    if row is None or row.district != district:
+        raise ApiError(404, "no such version of that district's process")
+    return row
+
+
+def compiled_version(session: Session, district: str, version: str) -> CompiledProcess:
+    row = stored_version(session, district, version)
+    try:
+        return build_stored(row)
+    except Exception:
+        raise ApiError(409, "that version can no longer be read by this service") from None
+
+
+def restore(session: Session, principal: Principal, district: str, version: str) -> ProcessDraft:
+    """An earlier version's district text as a new draft, reviewed like any other change."""
+    require_write(session, principal, district, "version_restored")
+    row = stored_version(session, district, version)
+    return create(session, principal, district, row.district_text)
