@@ -254,10 +254,7 @@ def create(session: Session, principal: Principal, district: str, text: str) -> 
         updated_by=principal.subject,
     )
     session.add(draft)
-    audit(session, principal, "draft_created", case_district=district)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _done(session, principal, draft, "draft_created")
 
 
 def replace(session: Session, principal: Principal, draft: ProcessDraft, text: str, seen: int) -> ProcessDraft:
@@ -278,10 +275,7 @@ def replace(session: Session, principal: Principal, draft: ProcessDraft, text: s
         proposed_at=None,
     )
     _transition(session, draft, seen, (Status.draft, Status.proposed, Status.rejected), values)
-    audit(session, principal, "draft_replaced", case_district=draft.district)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _done(session, principal, draft, "draft_replaced")
 
 
 def propose(session: Session, principal: Principal, draft: ProcessDraft, seen: int, note: str | None) -> ProcessDraft:
@@ -294,10 +288,7 @@ def propose(session: Session, principal: Principal, draft: ProcessDraft, seen: i
         raise ApiError(409, "the draft does not build; store a text that does first")
     values = dict(status=Status.proposed, proposed_by=principal.subject, proposed_at=utcnow(), note=note)
     _transition(session, draft, seen, (Status.draft,), values)
-    audit(session, principal, "draft_proposed", case_district=draft.district)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _done(session, principal, draft, "draft_proposed")
 
 
 def approve(
@@ -342,17 +333,19 @@ def approve(
     )
     for compiled, sources in built.processes.values():
         store.schedule(session, compiled, sources, approval)
-    audit(session, principal, "draft_approved", case_district=draft.district)
-    session.commit()
-    session.refresh(draft)
-    return draft
+    return _done(session, principal, draft, "draft_approved")
 
 
 def reject(session: Session, principal: Principal, draft: ProcessDraft, seen: int, note: str) -> ProcessDraft:
     _decider(session, principal, draft, "draft_rejected")
     values = dict(status=Status.rejected, decided_by=principal.subject, decided_at=utcnow(), note=note)
     _transition(session, draft, seen, (Status.proposed,), values)
-    audit(session, principal, "draft_rejected", case_district=draft.district)
+    return _done(session, principal, draft, "draft_rejected")
+
+
+def _done(session: Session, principal: Principal, draft: ProcessDraft, action: str) -> ProcessDraft:
+    """The change and its audit record commit together; the draft as stored."""
+    audit(session, principal, action, case_district=draft.district)
     session.commit()
     session.refresh(draft)
     return draft

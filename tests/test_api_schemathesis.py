@@ -14,9 +14,11 @@ failures are collected, and the test fails listing each with a curl command.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import hypothesis
 import hypothesis.errors
@@ -34,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.auth import Role
+from api.auth import Role, mint
 from tests.service import Service
 
 Case = GenericCase[Any]
@@ -51,7 +53,8 @@ EVENTS = "/cases/{case_id}/events"
 ROLES = {
     "default": ["caseworker"] * 6 + ["manager", "implementer", "other_district", "none", "bad"],
     "/decide": ["caseworker"] * 3 + ["implementer"] * 2 + ["manager", "none"],
-    "/processes": ["caseworker", "manager", "implementer", "none"],
+    "/processes": ["caseworker", "manager", "implementer", "district_implementer", "owner", "none"],
+    "/proposals": ["owner"] * 3 + ["district_implementer", "none"],
     "/units": ["manager"] * 3 + ["caseworker"] * 3 + ["implementer", "none"],
     "/audit": ["manager"] * 4 + ["caseworker", "implementer", "bad"],
     "/reports": ["manager"] * 4 + ["caseworker", "implementer", "none"],
@@ -99,6 +102,9 @@ class Run:
             "other_district": service.headers(Role.caseworker, "bromma", subject="bo"),
             "manager": service.headers(Role.manager, None, subject="maja"),
             "implementer": service.headers(Role.implementer, None, subject="ivar"),
+            # Farsta's process owner, and the city's (who approves what the other drafts).
+            "district_implementer": {"Authorization": "Bearer " + mint(service.settings, "ida", Role.implementer, "farsta")},
+            "owner": {"Authorization": "Bearer " + mint(service.settings, "olle", Role.process_owner)},
             "none": {},
             "bad": {"Authorization": "Bearer not-a-token"},
         }
@@ -135,6 +141,21 @@ class Run:
         if expect is not None and response.status_code != expect:
             key = (f"{method} {path}", f"expected {expect} #{len(self.failures)}")
             self.failures[key] = f"expected {expect}, got {response.status_code} {response.text[:500]}"
+        return response
+
+    def raw(
+        self, method: str, path: str, role: str, text: str, headers: dict[str, str] | None = None, **parts: Any
+    ) -> Any:
+        """A process file sent as written (a YAML body schemathesis would serialise as one string), checked the same way."""
+        case = self.schema[path][method].Case(media_type="application/yaml", **parts)
+        url = path.format(**parts.get("path_parameters", {}))
+        sent = {**self.tokens[role], **(headers or {}), "Content-Type": "application/yaml"}
+        response = self.service.client.request(method, url, content=text.encode(), headers=sent)
+        self.statuses.setdefault(case.operation.label, Counter())[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as group:
+            self.failures[(case.operation.label, "raw")] = "; ".join(f.title for f in group.exceptions) + " " + response.text[:300]
         return response
 
     def report(self) -> str:
@@ -187,6 +208,38 @@ def valid_requests(run: Run) -> None:
     run.do("DELETE", "/units/{unit}/routine", "manager", expect=204, path_parameters=unit, query={"district": "farsta"})
     run.do("GET", "/reports/goals", "manager", query={"years": "2024-2025"})
     run.do("GET", "/reports/goals", "manager", query={"year": 2025, "district": "farsta", "format": "csv"})
+
+
+def draft_requests(run: Run) -> None:
+    """The review of a change, each operation once with success."""
+    text = (run.service.settings.processes[1] / "farsta.yaml").read_text(encoding="utf-8").replace("within: 10d", "within: 8d")
+    old = run.service.registry.current("farsta").version
+    drafts, one = "/processes/{district}/drafts", "/processes/{district}/drafts/{draft_id}"
+    made = run.raw("POST", drafts, "district_implementer", text, path_parameters={"district": "farsta"})
+    assert made.status_code == 201, made.text  # the rest of the run needs it
+    at = {"district": "farsta", "draft_id": made.json()["id"]}
+    run.raw("PUT", one, "district_implementer", text, headers={"If-Match": '"1"'}, path_parameters=at)
+    for view in ("", "/text", "/diagram.svg"):
+        run.do("GET", one + view, "district_implementer", expect=200, path_parameters=at)
+    run.do("POST", one + "/propose", "district_implementer", {"If-Match": '"2"'}, 200, path_parameters=at, body={"note": "x"})
+    run.do("GET", "/proposals", "owner", expect=200)
+    today = dt.datetime.now(ZoneInfo("Europe/Stockholm")).date().isoformat()
+    approval = {"effective_from": today, "note": "Beslutat", "reference": "SOF 2026/1"}
+    run.do("POST", one + "/approve", "owner", {"If-Match": '"3"'}, 200, path_parameters=at, body=approval)
+    again = run.raw("POST", drafts, "district_implementer", text.replace("8d", "7d"), path_parameters={"district": "farsta"})
+    at = {"district": "farsta", "draft_id": again.json()["id"]}
+    run.do("POST", one + "/propose", "district_implementer", {"If-Match": '"1"'}, 200, path_parameters=at, body={})
+    run.do("POST", one + "/reject", "owner", {"If-Match": '"2"'}, 200, path_parameters=at, body={"note": "Motivera"})
+    new = run.service.registry.current("farsta").version
+    versions = "/processes/{district}/versions"
+    run.do("GET", versions, "district_implementer", expect=200, path_parameters={"district": "farsta"})
+    span = {"from": old, "to": new}
+    run.do("GET", versions + "/compare", "owner", expect=200, path_parameters={"district": "farsta"}, query=span)
+    run.do("GET", versions + "/compare.svg", "owner", expect=200, path_parameters={"district": "farsta"}, query=span)
+    at = {"district": "farsta", "version": old}
+    run.do("POST", versions + "/{version}/restore", "district_implementer", expect=201, path_parameters=at)
+    at = {"district": "farsta", "version": new}
+    run.do("POST", versions + "/{version}/migrations", "district_implementer", expect=200, path_parameters=at, body={"dry_run": True})
 
 
 def edge_requests(run: Run) -> None:
@@ -314,6 +367,7 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(service: S
     spec = service.client.get("/openapi.json").json()
     run = Run(service, schemathesis.openapi.from_dict(spec, config=schemathesis.Config()))
     valid_requests(run)
+    draft_requests(run)
     edge_requests(run)
     counter = itertools.count()
     case_ids = [create_case(run, f"st-case-{next(counter)}") for _ in range(2)]

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from .. import changes
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
+from ..impact import Impact, MigrationReport
 from ..models import ProcessDraft, ProcessPublication
 from ..preview import Comparison, Preview, compare_versions, comparison_diagram, draft_diagram, migrate, preview
 from ..pseudonym import ID_PATTERN
@@ -37,8 +38,9 @@ YAML_BODY: dict[str, Any] = {
 SVG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/svg+xml": {}}, "description": "The diagram."}}
 
 
-def out(response: Response, draft: ProcessDraft) -> DraftOut:
-    response.headers["ETag"] = _etag(draft)
+def out(response: Response | None, draft: ProcessDraft) -> DraftOut:
+    if response is not None:
+        response.headers["ETag"] = _etag(draft)
     return DraftOut(**draft.model_dump(exclude={"text", "row_version"}), etag=_etag(draft))
 
 
@@ -70,7 +72,7 @@ Text = Annotated[str, Depends(yaml_text)]
     status_code=201,
     response_model=DraftOut,
     openapi_extra=YAML_BODY,
-    responses=problem_responses(401, 403, 404, 413, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 413, 415, 422),
 )
 def create_draft(district: District, text: Text, response: Response, principal: Author, session: DB) -> DraftOut:
     """Store a draft: the district file as written (`Content-Type: application/yaml`); its findings are stored with it."""
@@ -82,18 +84,17 @@ def create_draft(district: District, text: Text, response: Response, principal: 
 @router.get("/processes/{district}/drafts", response_model=list[DraftOut], responses=problem_responses(401, 403, 404))
 def list_drafts(
     district: District,
-    response: Response,
     principal: Staff,
     session: DB,
     status: Annotated[str | None, Query(pattern="^(draft|proposed|approved|rejected)$")] = None,
 ) -> list[DraftOut]:
-    return [out(response, d) for d in changes.list_drafts(session, principal, district, status)]
+    return [out(None, d) for d in changes.list_drafts(session, principal, district, status)]
 
 
 @router.get("/proposals", response_model=list[DraftOut], responses=problem_responses(401, 403))
-def proposals(response: Response, principal: Owner, session: DB) -> list[DraftOut]:
+def proposals(principal: Owner, session: DB) -> list[DraftOut]:
     """What the city's process owner has to approve or reject, oldest first."""
-    return [out(response, d) for d in changes.queue(session)]
+    return [out(None, d) for d in changes.queue(session)]
 
 
 @router.get("/processes/{district}/drafts/{draft_id}", response_model=Preview, responses=problem_responses(401, 403, 404))
@@ -129,7 +130,7 @@ def draft_svg(district: District, draft_id: uuid.UUID, request: Request, princip
     "/processes/{district}/drafts/{draft_id}",
     response_model=DraftOut,
     openapi_extra=YAML_BODY,
-    responses=problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428),
 )
 def replace_draft(
     district: District,
@@ -148,7 +149,7 @@ def replace_draft(
 @router.post(
     "/processes/{district}/drafts/{draft_id}/propose",
     response_model=DraftOut,
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428),
 )
 def propose(
     district: District,
@@ -166,7 +167,7 @@ def propose(
 @router.post(
     "/processes/{district}/drafts/{draft_id}/approve",
     response_model=DraftOut,
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428),
 )
 def approve(
     district: District,
@@ -191,7 +192,7 @@ def approve(
 @router.post(
     "/processes/{district}/drafts/{draft_id}/reject",
     response_model=DraftOut,
-    responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 422, 428),
 )
 def reject(
     district: District,
@@ -285,9 +286,12 @@ def restore(district: District, version: Version, response: Response, principal:
 
 @router.post(
     "/processes/{district}/versions/{version}/migrations",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    response_model=Impact | MigrationReport,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
 )
-def migrations(district: District, version: Version, body: MigrationIn, request: Request, principal: Staff, session: DB) -> Any:
+def migrations(
+    district: District, version: Version, body: MigrationIn, request: Request, principal: Staff, session: DB
+) -> Impact | MigrationReport:
     """Move the district's open cases onto a published version: a dry run lists what would change for
     each; otherwise every case whose history fits is moved (audited per case), the others are listed with why."""
     return migrate(request, session, principal, district, version, body.dry_run)
