@@ -19,6 +19,7 @@ from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
 from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes
+from ..impact import NotMovable, logs_of, move_case
 from ..models import Case, CaseEvent, utcnow
 from ..schemas import CaseCreate, CaseOut, EventOut, FactsUpdate, Transfer
 from ..store import (
@@ -262,23 +263,10 @@ def _move(
     kind: str,
     district: str,
 ) -> CaseOut:
-    if case.closed:
-        raise ApiError(409, "the case is closed")
-    facts = {**case.facts, "district": district}
-    events = log_of(session, case.id)
-    entry = LoggedEvent(kind=kind, on=today(request), payload={}, facts=facts)
     try:
-        checked_facts(compiled, facts, district)
-    except ApiError as exc:
-        raise ApiError(409, f"the case's facts do not fit {compiled.name}'s process {compiled.version}: {exc.message}") from None
-    decision(compiled, state_of(case, events, today(request), entry))
-    payload = {"from_district": case.district, "from_version": case.process_version, "to_version": compiled.version}
-    session.add(CaseEvent(case_id=case.id, kind=kind, on=entry.on, payload=payload, facts=facts, recorded_by=principal.subject))
-    case.district, case.facts, case.process_version = district, facts, compiled.version
-    case.row_version += 1
-    case.updated_at = utcnow()
-    session.add(case)
-    audit(session, principal, kind, case.id, case_district=district)
+        move_case(session, principal, case, logs_of(session, [case.id])[case.id], compiled, kind, district, today(request))
+    except NotMovable as exc:
+        raise ApiError(409, exc.message) from None
     try:
         session.commit()
     except IntegrityError:
