@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import threading
 import uuid
 from concurrent.futures import Future
@@ -34,6 +35,7 @@ from .auth import Principal
 from .context import HttpMiddleware
 from .logs import UNMATCHED, route_template
 from .models import AuditRecord, utcnow
+from .pseudonym import ID_PATTERN
 
 log = logging.getLogger("brytupp.audit")
 
@@ -63,6 +65,7 @@ def record(
     outcome: str = "ok",
     case_district: str | None = None,
     at: dt.datetime | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """An audit row, with the request it came from; marks the request as audited."""
     info = context.current()
@@ -80,6 +83,7 @@ def record(
         "request_id": info.request_id if info is not None else None,
         "source": info.source[:64] if info is not None and info.source else None,
         "token_id": principal.token_id or None if principal is not None else None,
+        "target": target,
     }
 
 BATCH = 512
@@ -99,9 +103,10 @@ class AuditWriter:
         case_id: uuid.UUID | None = None,
         outcome: str = "ok",
         case_district: str | None = None,
+        target: str | None = None,
     ) -> None:
         """Returns when the record is committed; raises what the commit raised."""
-        self.write_many(principal, action, [case_id], outcome, case_district)
+        self.write_many(principal, action, [case_id], outcome, case_district, target)
 
     def write_many(
         self,
@@ -110,12 +115,13 @@ class AuditWriter:
         case_ids: list[uuid.UUID | None],
         outcome: str = "ok",
         case_district: str | None = None,
+        target: str | None = None,
     ) -> None:
         """One record per case, all waited for together (a list that reads many cases)."""
         waiting: list[Future[None]] = []
         at = utcnow()
         for case_id in case_ids:
-            row = record(principal, action, case_id, outcome, case_district, at)
+            row = record(principal, action, case_id, outcome, case_district, at, target)
             done: Future[None] = Future()
             self._queue.put((row, done))
             waiting.append(done)
@@ -157,6 +163,9 @@ class AuditWriter:
 
 
 # Route templates whose refusals are audited: cases, lists of cases, reports and the trail.
+_DISTRICT = re.compile(ID_PATTERN)
+# A draft's id or a version's hash, as the routes take them; anything else is not stored.
+_TARGET = re.compile(r"[0-9a-f-]{8,64}")
 AUDITED = (
     "/cases",
     "/units/{unit}/overdue",
@@ -197,10 +206,16 @@ class AuditRefusals(HttpMiddleware):
                 case_id = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
             except ValueError:
                 case_id = None
+        # A refused attempt on a district's drafts or versions is on that district's part of the trail.
+        params = scope.get("path_params") or {}
+        district = params.get("district")
+        district = district if isinstance(district, str) and _DISTRICT.fullmatch(district) else None
+        target = next((str(params[name]) for name in ("draft_id", "version") if name in params), None)
+        target = target if target is not None and _TARGET.fullmatch(target) else None
         writer: AuditWriter = scope["app"].state.audit_writer
         action = getattr(scope.get("route"), "name", None) or "request"
         outcome = OUTCOMES.get(status, f"refused_{status}")
         try:
-            await run_in_threadpool(writer.write, info.principal, action, case_id, outcome)
+            await run_in_threadpool(writer.write, info.principal, action, case_id, outcome, district, target)
         except Exception as exc:  # the refusal itself discloses nothing: it still goes out
             log.warning("the audit record of a refused request could not be written: %s", type(exc).__name__)

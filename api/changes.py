@@ -40,10 +40,13 @@ from engine.load import read_yaml
 from .auth import Principal, Role
 from .errors import ApiError, invalid
 from .models import CurrentVersion, ProcessDraft, ProcessPublication, ProcessVersion, utcnow
+from .pseudonym import MESSAGE, problems
 from .store import audit
 from .versions import Approval, Sources, VersionStore, build_stored
 
 CENTRAL = "central"
+# An approval is a decision for the coming months, not for a day nobody will remember it.
+MAX_AHEAD = dt.timedelta(days=366)
 NOTE_LENGTH = 2000
 
 
@@ -95,9 +98,9 @@ def may_write(principal: Principal, district: str) -> bool:
     return principal.role == Role.implementer and principal.district == district
 
 
-def require_read(session: Session, principal: Principal, district: str, action: str) -> None:
+def require_read(session: Session, principal: Principal, district: str, action: str, target: str | None = None) -> None:
     if not may_read(principal, district):
-        refuse(session, principal, action, district, 404, "no such district among yours")
+        refuse(session, principal, action, district, 404, "no such district among yours", target)
 
 
 def require_write(session: Session, principal: Principal, district: str, action: str) -> None:
@@ -112,11 +115,19 @@ def require_write(session: Session, principal: Principal, district: str, action:
     refuse(session, principal, action, district, 403, why)
 
 
-def refuse(session: Session, principal: Principal, action: str, district: str, status: int, why: str) -> None:
+def refuse(
+    session: Session, principal: Principal, action: str, district: str, status: int, why: str, target: str | None = None
+) -> None:
     session.rollback()
-    audit(session, principal, action, outcome="denied", case_district=district)
+    audit(session, principal, action, outcome="denied", case_district=district, target=target)
     session.commit()
     raise ApiError(status, why)
+
+
+def read(session: Session, principal: Principal, action: str, district: str, target: str | None = None) -> None:
+    """A granted read of a district's drafts or versions, on the trail like a refused one."""
+    audit(session, principal, action, case_district=district, target=target)
+    session.commit()
 
 
 # --- building a text ----------------------------------------------------------------------
@@ -136,12 +147,40 @@ def live_rows(session: Session) -> dict[str, ProcessVersion]:
     return {row.district: row for row in rows}
 
 
+def newest_rows(session: Session) -> dict[str, ProcessVersion]:
+    """Each district's newest version, scheduled ones included: what a draft is written on, so that
+    approving it never undoes a change approved for a later day."""
+    rows = live_rows(session)
+    for district in list(rows):
+        version = newest_version(session, district)
+        if version is not None and version != rows[district].version:
+            rows[district] = stored_version(session, district, version)
+    return rows
+
+
+def last_scheduled(session: Session, districts: Iterable[str]) -> dt.date | None:
+    """The latest day a version approved for these districts has yet to take effect on."""
+    return session.exec(
+        select(col(ProcessPublication.effective_from))
+        .where(
+            col(ProcessPublication.district).in_(list(districts)),
+            col(ProcessPublication.applied_at).is_(None),
+            col(ProcessPublication.withdrawn_at).is_(None),
+        )
+        .order_by(col(ProcessPublication.effective_from).desc())
+    ).first()
+
+
 def newest_version(session: Session, district: str) -> str | None:
     """The version the district will serve once everything approved is in force: what a new
     draft is written against, and what an approval must still find."""
     scheduled = session.exec(
         select(ProcessPublication.version)
-        .where(ProcessPublication.district == district, col(ProcessPublication.applied_at).is_(None))
+        .where(
+            ProcessPublication.district == district,
+            col(ProcessPublication.applied_at).is_(None),
+            col(ProcessPublication.withdrawn_at).is_(None),
+        )
         .order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())
     ).first()
     if scheduled is not None:
@@ -154,7 +193,7 @@ def base_of(session: Session, district: str) -> str | None:
     if district != CENTRAL:
         return newest_version(session, district)
     # The central process's base is the set of district versions it is built into.
-    versions = [v for d in live_rows(session) if (v := newest_version(session, d)) is not None]
+    versions = [row.version for row in newest_rows(session).values()]
     return set_id(versions) if versions else None
 
 
@@ -168,7 +207,7 @@ def build_text(session: Session, district: str, text: str) -> tuple[str, Built]:
     """The draft's path and what it builds to, with every finding as ``file:line:col: …``.
     422 for a body that is not a process file of this district at all: nothing is stored."""
     if district == CENTRAL:
-        rows = live_rows(session)
+        rows = newest_rows(session)
         if not rows:
             raise ApiError(404, "no district serves a process yet")
         any_row = next(iter(rows.values()))
@@ -176,7 +215,8 @@ def build_text(session: Session, district: str, text: str) -> tuple[str, Built]:
         _check_kind(path, text, central=True, district=district)
         sources = {d: Sources(path, text, display_path(r.district_path), r.district_text) for d, r in rows.items()}
     else:
-        row = live_row(session, district)
+        live_row(session, district)  # 404 for a district that serves no process
+        row = newest_rows(session)[district]
         path = display_path(row.district_path)
         _check_kind(path, text, central=False, district=district)
         sources = {district: Sources(display_path(row.central_path), row.central_text, path, text)}
@@ -187,17 +227,26 @@ def _check_kind(path: str, text: str, central: bool, district: str) -> None:
     try:
         data, _ = read_yaml(path, text)
     except ProcessError as exc:
-        where = exc.findings[0].position
-        # The parser's message may quote the text; the line and column say where without it.
-        raise invalid({"body": f"not YAML: a syntax error at line {where.line}, column {where.col}"}) from None
+        finding = exc.findings[0]
+        where = f"line {finding.position.line}, column {finding.position.col}"
+        # The parser's own message may quote the text; the loader's structural ones are its own words.
+        why = finding.message if finding.check == "yaml_structure" else "a syntax error"
+        raise body_problem(f"not YAML as a process file is written: {why} ({where})") from None
+    if any(True for _ in problems(data)):
+        raise body_problem(f"the file holds something that {MESSAGE}; a process file names no client")
     if not isinstance(data, dict):
-        raise invalid({"body": "a process file is a mapping of keys (district:, extends:, … or process:, …)"})
+        raise body_problem("a process file is a mapping of keys (district:, extends:, … or process:, …)")
     if central and "process" not in data:
-        raise invalid({"body": "this is not the central process: its file starts with 'process:'"})
+        raise body_problem("this is not the central process: its file starts with 'process:'")
     if not central and "district" not in data:
-        raise invalid({"body": f"this is not a district file; {district}'s file says 'district: {district}'"})
+        raise body_problem(f"this is not a district file; {district}'s file says 'district: {district}'")
     if not central and data["district"] != district:
-        raise invalid({"body": f"the file is for another district; a draft for {district} says 'district: {district}'"})
+        raise body_problem(f"the file is for another district; a draft for {district} says 'district: {district}'")
+
+
+def body_problem(message: str) -> ApiError:
+    """A 422 about the request body as a whole (a file), never quoting it."""
+    return ApiError(422, message, fields=[{"loc": ["body"], "msg": message, "type": "value_error"}])
 
 
 def _build(sources: dict[str, Sources]) -> Built:
@@ -217,7 +266,7 @@ def _build(sources: dict[str, Sources]) -> Built:
 
 
 def get_draft(session: Session, principal: Principal, district: str, draft_id: uuid.UUID, action: str) -> ProcessDraft:
-    require_read(session, principal, district, action)
+    require_read(session, principal, district, action, str(draft_id))
     draft = session.get(ProcessDraft, draft_id)
     if draft is None or draft.district != district:
         raise ApiError(404, "no such draft for that district")
@@ -229,13 +278,17 @@ def list_drafts(session: Session, principal: Principal, district: str, status: s
     query = select(ProcessDraft).where(ProcessDraft.district == district)
     if status is not None:
         query = query.where(ProcessDraft.status == status)
-    return list(session.exec(query.order_by(col(ProcessDraft.updated_at).desc())))
+    drafts = list(session.exec(query.order_by(col(ProcessDraft.updated_at).desc())))
+    read(session, principal, "drafts_read", district)
+    return drafts
 
 
-def queue(session: Session) -> list[ProcessDraft]:
+def queue(session: Session, principal: Principal) -> list[ProcessDraft]:
     """What the city's process owner has to decide on, oldest first."""
     query = select(ProcessDraft).where(ProcessDraft.status == Status.proposed).order_by(col(ProcessDraft.proposed_at))
-    return list(session.exec(query))
+    drafts = list(session.exec(query))
+    read(session, principal, "proposals_read", CENTRAL)
+    return drafts
 
 
 def create(session: Session, principal: Principal, district: str, text: str) -> ProcessDraft:
@@ -273,6 +326,9 @@ def replace(session: Session, principal: Principal, draft: ProcessDraft, text: s
         updated_at=utcnow(),
         proposed_by=None,
         proposed_at=None,
+        decided_by=None,
+        decided_at=None,
+        note=None,
     )
     _transition(session, draft, seen, (Status.draft, Status.proposed, Status.rejected), values)
     return _done(session, principal, draft, "draft_replaced")
@@ -305,6 +361,13 @@ def approve(
     _decider(session, principal, draft, "draft_approved")
     if effective_from < store.today():
         raise invalid({"effective_from": f"must be today ({store.today().isoformat()}) or later"})
+    if effective_from > store.today() + MAX_AHEAD:
+        raise invalid({"effective_from": f"must be within {MAX_AHEAD.days} days from today"})
+    districts = _lock_districts(session, draft.district)
+    pending = last_scheduled(session, districts)
+    if pending is not None and effective_from < pending:
+        why = f"must be on or after {pending.isoformat()}, when the version approved before this one takes effect"
+        raise invalid({"effective_from": why})
     if draft.base_version != base_of(session, draft.district):
         raise ApiError(
             409,
@@ -314,6 +377,9 @@ def approve(
     _, built = build_text(session, draft.district, draft.text)
     if built.findings or built.version != draft.version:
         raise ApiError(409, "the draft no longer builds as it did when proposed; the author stores it again")
+    newest = {d: newest_version(session, d) for d in built.processes}
+    if all(compiled.version == newest[d] for d, (compiled, _) in built.processes.items()):
+        raise ApiError(409, "the draft changes nothing against the district's newest version; reject it instead")
     values = dict(
         status=Status.approved,
         decided_by=principal.subject,
@@ -323,17 +389,31 @@ def approve(
         effective_from=effective_from,
     )
     _transition(session, draft, seen, (Status.proposed,), values)
+    authors = draft.created_by if draft.updated_by == draft.created_by else f"{draft.created_by}, {draft.updated_by}"
     approval = Approval(
-        drafted_by=draft.updated_by,
+        drafted_by=authors[:128],
         approved_by=principal.subject,
         effective_from=effective_from,
         note=note,
         reference=reference,
         draft_id=draft.id,
     )
-    for compiled, sources in built.processes.values():
-        store.schedule(session, compiled, sources, approval)
+    for district, (compiled, sources) in built.processes.items():
+        if compiled.version != newest[district]:
+            store.schedule(session, compiled, sources, approval)
     return _done(session, principal, draft, "draft_approved")
+
+
+def _lock_districts(session: Session, district: str) -> list[str]:
+    """Lock the current-version rows a decision on this draft changes: two approvals for one district
+    (or one of the central process and one of a district) then run one after the other, and the second
+    sees what the first approved (READ COMMITTED reads the newest committed rows after the lock)."""
+    query = select(CurrentVersion).order_by(col(CurrentVersion.district)).with_for_update()
+    if district != CENTRAL:
+        query = query.where(CurrentVersion.district == district)
+    rows = session.exec(query).all()
+    session.expire_all()
+    return [row.district for row in rows]
 
 
 def reject(session: Session, principal: Principal, draft: ProcessDraft, seen: int, note: str) -> ProcessDraft:
@@ -345,17 +425,20 @@ def reject(session: Session, principal: Principal, draft: ProcessDraft, seen: in
 
 def _done(session: Session, principal: Principal, draft: ProcessDraft, action: str) -> ProcessDraft:
     """The change and its audit record commit together; the draft as stored."""
-    audit(session, principal, action, case_district=draft.district)
+    audit(session, principal, action, case_district=draft.district, target=str(draft.id))
     session.commit()
     session.refresh(draft)
     return draft
 
 
 def _decider(session: Session, principal: Principal, draft: ProcessDraft, action: str) -> None:
+    target = str(draft.id)
     if principal.role != Role.process_owner:
-        refuse(session, principal, action, draft.district, 403, "drafts are approved or rejected by the city's process owner")
+        why = "drafts are approved or rejected by the city's process owner"
+        refuse(session, principal, action, draft.district, 403, why, target)
     if principal.subject in (draft.created_by, draft.updated_by, draft.proposed_by):
-        refuse(session, principal, action, draft.district, 403, "nobody decides on a draft they wrote or proposed (four eyes)")
+        why = "nobody decides on a draft they wrote or proposed (four eyes)"
+        refuse(session, principal, action, draft.district, 403, why, target)
     if draft.status != Status.proposed:
         raise ApiError(409, f"the draft is {draft.status}; only a proposed draft is decided on")
 
@@ -384,7 +467,9 @@ def _transition(session: Session, draft: ProcessDraft, seen: int, allowed: Seque
 def history(session: Session, principal: Principal, district: str) -> list[ProcessPublication]:
     require_read(session, principal, district, "history_read")
     query = select(ProcessPublication).where(ProcessPublication.district == district)
-    return list(session.exec(query.order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())))
+    rows = list(session.exec(query.order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())))
+    read(session, principal, "history_read", district)
+    return rows
 
 
 def stored_version(session: Session, district: str, version: str) -> ProcessVersion:
@@ -400,6 +485,43 @@ def compiled_version(session: Session, district: str, version: str) -> CompiledP
         return build_stored(row)
     except Exception:
         raise ApiError(409, "that version can no longer be read by this service") from None
+
+
+def withdraw(session: Session, principal: Principal, district: str, version: str, note: str) -> ProcessPublication:
+    """Take back an approval before its day: the version will not take effect (the draft stays approved,
+    with the withdrawal on the history).  Only the newest scheduled version, so that what was approved
+    after it, written on it, is never left in force without it."""
+    if principal.role != Role.process_owner:
+        refuse(session, principal, "version_withdrawn", district, 403, "approvals are withdrawn by the city's process owner")
+    districts = _lock_districts(session, district)
+    pending = session.exec(
+        select(ProcessPublication)
+        .where(
+            col(ProcessPublication.district).in_(districts),
+            col(ProcessPublication.applied_at).is_(None),
+            col(ProcessPublication.withdrawn_at).is_(None),
+        )
+        .order_by(col(ProcessPublication.effective_from).desc(), col(ProcessPublication.id).desc())
+    ).all()
+    mine = [p for p in pending if p.district == district and p.version == version]
+    if not mine:
+        raise ApiError(404, "no version of that district is waiting to take effect under that id")
+    newest = pending[0]
+    if mine[0].id != newest.id and not (mine[0].draft_id is not None and mine[0].draft_id == newest.draft_id):
+        raise ApiError(409, "a later approved version is written on this one; withdraw that one first")
+    # A central change scheduled for every district is withdrawn for all of them together.
+    taken = [p for p in pending if (mine[0].draft_id is not None and p.draft_id == mine[0].draft_id) or p.id == mine[0].id]
+    done = session.exec(
+        update(ProcessPublication)
+        .where(col(ProcessPublication.id).in_([p.id for p in taken]), col(ProcessPublication.applied_at).is_(None))
+        .values(withdrawn_at=utcnow(), withdrawn_by=principal.subject, withdrawal_note=note)
+    )
+    if done.rowcount != len(taken):
+        session.rollback()
+        raise ApiError(409, "the version took effect meanwhile; approve a change back instead")
+    audit(session, principal, "version_withdrawn", case_district=district, target=version)
+    session.commit()
+    return mine[0]
 
 
 def restore(session: Session, principal: Principal, district: str, version: str) -> ProcessDraft:

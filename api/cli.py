@@ -225,7 +225,10 @@ def draft(
                 result: dict[str, Any] = json.loads(answer.read())
                 return result
         except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+            try:
+                detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+            except (ValueError, AttributeError):  # a proxy's HTML page, say
+                detail = exc.reason
             err.print(f"refused ({exc.code}): {detail if isinstance(detail, str) else json.dumps(detail)}", markup=False)
             raise typer.Exit(2) from None
         except urllib.error.URLError as exc:

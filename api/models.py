@@ -127,6 +127,9 @@ class AuditRecord(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=64)
     source: str | None = Field(default=None, max_length=64, description="The client's network address.")
     token_id: str | None = Field(default=None, max_length=64)
+    target: str | None = Field(
+        default=None, max_length=64, description="What else the action was on: a process draft's id or a version."
+    )
 
 
 class Revocation(SQLModel, table=True):
@@ -240,3 +243,6 @@ class ProcessPublication(SQLModel, table=True):
     created_at: dt.datetime = _timestamp()
     note: str | None = Field(default=None, sa_type=Text)
     reference: str | None = Field(default=None, max_length=64)
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_by: str | None = Field(default=None, max_length=128)
+    withdrawal_note: str | None = Field(default=None, sa_type=Text)

@@ -10,6 +10,8 @@ district's cases, OSL 26 kap.).
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -58,8 +60,8 @@ def draft_out(draft: ProcessDraft) -> DraftText:
 def preview(request: Request, session: Session, principal: Principal, draft: ProcessDraft) -> Preview:
     _, built = changes.build_text(session, draft.district, draft.text)
     rows = changes.live_rows(session)
-    shows_cases = principal.role in (Role.implementer, Role.manager) and principal.district is not None
     on = today(request)
+    shown: list[tuple[str, uuid.UUID]] = []
     districts = []
     for district in sorted(rows) if draft.district == changes.CENTRAL else [draft.district]:
         row = rows.get(district)
@@ -73,7 +75,9 @@ def preview(request: Request, session: Session, principal: Principal, draft: Pro
         if new is not None:
             compiled = new[0]
             impact = replay(session, district, compiled, on, lambda v: process_version(request, session, v))
-            if not shows_cases:
+            if sees_cases(principal, district):
+                shown.extend((district, case.case_id) for case in impact.cases)
+            else:
                 impact = impact.model_copy(update={"cases": []})
             entry = DistrictPreview(
                 district=district,
@@ -84,12 +88,21 @@ def preview(request: Request, session: Session, principal: Principal, draft: Pro
                 impact=impact,
             )
         districts.append(entry)
-    audit(session, principal, "draft_read", case_district=draft.district)
+    audit(session, principal, "draft_read", case_district=draft.district, target=str(draft.id))
+    for district, case_id in shown:
+        # The preview names these cases to the reader: each such disclosure is on the trail.
+        audit(session, principal, "draft_impact", case_id, case_district=district, target=str(draft.id))
     session.commit()
     stale = draft.status in (changes.Status.draft, changes.Status.proposed) and draft.base_version != changes.base_of(
         session, draft.district
     )
     return Preview(draft=draft_out(draft), stale=stale, districts=districts)
+
+
+def sees_cases(principal: Principal, district: str) -> bool:
+    """Which cases a change touches is the district's own business: its process owner and manager see
+    the case ids; everyone else (the city, other districts reading a central draft) the counts."""
+    return principal.role in (Role.implementer, Role.manager) and principal.district == district
 
 
 def _central(request: Request, row: ProcessVersion) -> CompiledProcess:
@@ -141,9 +154,16 @@ def migrate(
         raise ApiError(409, "cases are moved onto the version in force only; this one is not (see the district's versions)")
     target = process_version(request, session, version)
     on = today(request)
-    audit(session, principal, action, case_district=district)
-    session.commit()
     version_of = lambda v: process_version(request, session, v)  # noqa: E731
-    if dry_run:
-        return replay(session, district, target, on, version_of)
-    return migrate_cases(request.app.state.engine, district, target, on, principal, version_of=version_of)
+    if not dry_run:
+        audit(session, principal, action, case_district=district, target=version)
+        # Ends this session's transaction (on SQLite the write lock) before the batches take their own;
+        # each case moved, or left, has its own audit row (api/impact.py).
+        session.commit()
+        return migrate_cases(request.app.state.engine, district, target, on, principal, version_of=version_of)
+    impact = replay(session, district, target, on, version_of)
+    audit(session, principal, action, case_district=district, target=version)
+    for case in impact.cases:
+        audit(session, principal, "draft_impact", case.case_id, case_district=district, target=version)
+    session.commit()
+    return impact

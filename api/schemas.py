@@ -122,6 +122,7 @@ class AuditOut(BaseModel):
     request_id: str | None = None
     source: str | None = Field(default=None, description="The client's network address.")
     token_id: str | None = None
+    target: str | None = Field(default=None, description="What else the action was on: a process draft's id or a version.")
 
 
 class DraftOut(BaseModel):
@@ -182,12 +183,14 @@ class PublicationOut(BaseModel):
     version: str
     effective_from: dt.date
     in_force_since: dt.datetime | None = Field(description="When it became current; none while scheduled.")
-    status: str = Field(description="`scheduled`, `in_force` (serving now) or `replaced`.")
+    status: str = Field(description="`scheduled`, `in_force` (serving now), `replaced` or `withdrawn` (before its day).")
     drafted_by: str
     approved_by: str | None = Field(description="None for versions published from the files (development, a release).")
     note: str | None
     reference: str | None
     draft_id: uuid.UUID | None
+    withdrawn_by: str | None = None
+    withdrawal_note: str | None = None
 
 
 class MigrationIn(_In):

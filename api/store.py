@@ -34,9 +34,10 @@ def audit(
     case_id: uuid.UUID | None = None,
     outcome: str = "ok",
     case_district: str | None = None,
+    target: str | None = None,
 ) -> None:
     """An audit record in the session's own transaction: atomic with the change it records."""
-    session.add(AuditRecord(**record(principal, action, case_id, outcome, case_district)))
+    session.add(AuditRecord(**record(principal, action, case_id, outcome, case_district, target=target)))
 
 
 def may_see(principal: Principal, case: Case, managers: bool = False) -> bool:

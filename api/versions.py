@@ -149,7 +149,11 @@ class VersionStore:
         switched: list[str] = []
         due = (
             select(ProcessPublication)
-            .where(col(ProcessPublication.applied_at).is_(None), col(ProcessPublication.effective_from) <= self.today())
+            .where(
+                col(ProcessPublication.applied_at).is_(None),
+                col(ProcessPublication.withdrawn_at).is_(None),
+                col(ProcessPublication.effective_from) <= self.today(),
+            )
             .order_by(col(ProcessPublication.effective_from), col(ProcessPublication.id))
         )
         with Session(self.reader) as session:
@@ -165,10 +169,15 @@ class VersionStore:
         return switched
 
     def _apply(self, session: Session, publication: ProcessPublication) -> bool:
-        # The claim is a conditional update: of two instances applying the same row, one changes it.
+        # The claim is a conditional update: of two instances applying the same row, one changes it (and a
+        # withdrawal that committed first wins over both).
         claimed = session.exec(
             update(ProcessPublication)
-            .where(col(ProcessPublication.id) == publication.id, col(ProcessPublication.applied_at).is_(None))
+            .where(
+                col(ProcessPublication.id) == publication.id,
+                col(ProcessPublication.applied_at).is_(None),
+                col(ProcessPublication.withdrawn_at).is_(None),
+            )
             .values(applied_at=utcnow())
         )
         if claimed.rowcount != 1:

@@ -276,3 +276,96 @@ class TestTheCentralProcess:
         assert act(service, stored, "approve", owner(service), {"effective_from": today().isoformat()}).status_code == 200
         after = {d: service.registry.current(d).version for d in service.registry.snapshot.districts}
         assert all(before[d] != after[d] for d in before)
+
+
+class TestWhatAReviewFound:
+    """Each of these was possible before: a reviewer's attempts, kept."""
+
+    def test_a_central_preview_shows_a_district_only_its_own_cases(self, service: Service) -> None:
+        farsta = open_case(service)
+        body = {"district": "jarva", "reference": "ref-j", "facts": {"age": 30}, "opened": (today() - dt.timedelta(days=9)).isoformat()}
+        jarva = service.client.post("/cases", json=body, headers=service.headers(district="jarva", subject="jon")).json()
+        central = (service.settings.processes[0] / "bryt_upp.yaml").read_text(encoding="utf-8")
+        step = "  actualisation:\n    label: Aktualisering\n"
+        text = central.replace(step, step + "    deadline: {within: 2d, from: case_opened}\n")
+        stored = draft(service, text, "central", owner(service, "petra"))
+        assert stored["findings"] == [], stored["findings"]
+        seen = service.client.get(f"/processes/central/drafts/{stored['id']}", headers=implementer(service)).json()
+        cases = {d["district"]: [c["case_id"] for c in d["impact"]["cases"]] for d in seen["districts"]}
+        counts = {d["district"]: d["impact"]["counts"]["becomes_overdue"] for d in seen["districts"]}
+        assert cases["farsta"] == [farsta["id"]] and cases["jarva"] == [] and counts["jarva"] == 1
+        city = service.client.get(f"/processes/central/drafts/{stored['id']}", headers=owner(service)).json()
+        assert all(d["impact"]["cases"] == [] for d in city["districts"])
+        assert jarva["id"] not in str(seen) and jarva["id"] not in str(city)
+        assert (("ida", "draft_impact", "ok") in actions(service)) is True
+
+    def test_two_drafts_of_one_district_approved_at_once_one_is_refused(self, service: Service) -> None:
+        first = proposed(service, farsta_text(service).replace(*TIGHTER))
+        second = proposed(service, farsta_text(service).replace(*REASSIGNED))
+        body = {"effective_from": today().isoformat()}
+        answers: dict[str, int] = {}
+        start = threading.Barrier(2)
+
+        def approve(stored: dict[str, Any], subject: str) -> None:
+            start.wait()
+            answers[subject] = act(service, stored, "approve", owner(service, subject), body).status_code
+
+        threads = [threading.Thread(target=approve, args=pair) for pair in ((first, "olle"), (second, "petra"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers.values()) == [200, 409], answers
+        winner = first if answers["olle"] == 200 else second
+        assert service.registry.current("farsta").version == winner["version"]
+
+    def test_a_scheduled_change_is_kept_by_what_is_approved_after_it(self, service: Service) -> None:
+        later = today() + dt.timedelta(days=10)
+        scheduled = approved(service, farsta_text(service).replace(*TIGHTER), on=later)
+        # A new draft starts from the newest version, the scheduled one: its text has the 7 days.
+        on_top = farsta_text(service).replace(*TIGHTER).replace(*REASSIGNED)
+        stored = proposed(service, on_top)
+        assert stored["base_version"] == scheduled["version"]
+        early = act(service, stored, "approve", owner(service), {"effective_from": today().isoformat()})
+        assert early.status_code == 422 and later.isoformat() in str(early.json()["detail"])
+        assert act(service, stored, "approve", owner(service), {"effective_from": later.isoformat()}).status_code == 200
+        service.registry.store.today = lambda: later
+        service.registry.follow()
+        preview = service.client.get(f"/processes/farsta/drafts/{stored['id']}", headers=implementer(service)).json()
+        assert service.registry.current("farsta").version == stored["version"] == preview["draft"]["version"]
+
+    def test_an_approval_that_changes_nothing_is_refused_and_a_scheduled_one_can_be_withdrawn(self, service: Service) -> None:
+        live = service.registry.current("farsta").version
+        same = proposed(service, farsta_text(service) + "\n# bara en kommentar\n")
+        nothing = act(service, same, "approve", owner(service), {"effective_from": today().isoformat()})
+        assert nothing.status_code == 409 and "changes nothing" in nothing.json()["detail"]
+        later = today() + dt.timedelta(days=3)
+        scheduled = approved(service, farsta_text(service).replace(*TIGHTER), on=later)
+        path = f"/processes/farsta/versions/{scheduled['version']}/withdraw"
+        assert service.client.post(path, json={"note": "Ångrat"}, headers=implementer(service)).status_code == 403
+        taken = service.client.post(path, json={"note": "Ångrat"}, headers=owner(service, "petra"))
+        assert taken.status_code == 200 and taken.json()["status"] == "withdrawn"
+        service.registry.store.today = lambda: later
+        service.registry.follow()
+        assert service.registry.current("farsta").version == live
+        history = service.client.get("/processes/farsta/versions", headers=owner(service)).json()
+        assert history[0]["status"] == "withdrawn" and history[0]["withdrawal_note"] == "Ångrat"
+
+    @pytest.mark.parametrize("hidden", ['zz: "19121212\\x2d1212"\n', 'zz: "19121212-\\\n  1212"\n'])
+    def test_a_personal_number_hidden_by_yaml_escapes_is_refused_unrepeated(self, service: Service, hidden: str) -> None:
+        answer = service.client.post(
+            "/processes/farsta/drafts", content=(farsta_text(service) + hidden).encode(), headers={**implementer(service), **YAML}
+        )
+        assert answer.status_code == 422 and "personal identity number" in answer.text
+        assert "1212" not in answer.text
+
+    def test_the_trail_names_the_draft_and_a_refusal_the_district(self, service: Service) -> None:
+        stored = draft(service, farsta_text(service).replace(*TIGHTER))
+        service.client.get(f"/processes/farsta/drafts/{stored['id']}/text", headers=implementer(service, "jarva", "jan"))
+        service.client.get(f"/processes/farsta/drafts/{stored['id']}/text", headers=service.headers())
+        with Session(service.client.app.state.engine) as session:  # type: ignore[attr-defined]
+            rows = session.exec(select(AuditRecord).where(AuditRecord.target == stored["id"])).all()
+        seen = {(r.subject, r.action, r.outcome, r.case_district) for r in rows}
+        assert ("ida", "draft_created", "ok", "farsta") in seen
+        assert ("jan", "draft_read", "denied", "farsta") in seen
+        assert ("anna", "draft_text", "forbidden", "farsta") in seen

@@ -94,7 +94,7 @@ def list_drafts(
 @router.get("/proposals", response_model=list[DraftOut], responses=problem_responses(401, 403))
 def proposals(principal: Owner, session: DB) -> list[DraftOut]:
     """What the city's process owner has to approve or reject, oldest first."""
-    return [out(None, d) for d in changes.queue(session)]
+    return [out(None, d) for d in changes.queue(session, principal)]
 
 
 @router.get("/processes/{district}/drafts/{draft_id}", response_model=Preview, responses=problem_responses(401, 403, 404))
@@ -112,6 +112,7 @@ def draft_preview(
 def draft_text(district: District, draft_id: uuid.UUID, principal: Staff, session: DB) -> Response:
     """The draft's text as written."""
     draft = changes.get_draft(session, principal, district, draft_id, "draft_read")
+    changes.read(session, principal, "draft_read", district, str(draft.id))
     return Response(draft.text, media_type="application/yaml; charset=utf-8", headers={"ETag": _etag(draft)})
 
 
@@ -123,7 +124,9 @@ def draft_text(district: District, draft_id: uuid.UUID, principal: Staff, sessio
 def draft_svg(district: District, draft_id: uuid.UUID, request: Request, principal: Staff, session: DB) -> Response:
     """The draft's process with what it changes against the live version marked."""
     draft = changes.get_draft(session, principal, district, draft_id, "draft_read")
-    return Response(draft_diagram(request, session, draft), media_type="image/svg+xml")
+    svg = draft_diagram(request, session, draft)
+    changes.read(session, principal, "draft_read", district, str(draft.id))
+    return Response(svg, media_type="image/svg+xml")
 
 
 @router.put(
@@ -223,7 +226,10 @@ def publications(session: Session, principal: Principal, district: str) -> list[
 
 
 def _publication(row: ProcessPublication, serving: int | None) -> PublicationOut:
-    status = "scheduled" if row.applied_at is None else "in_force" if row.id == serving else "replaced"
+    if row.withdrawn_at is not None:
+        status = "withdrawn"
+    else:
+        status = "scheduled" if row.applied_at is None else "in_force" if row.id == serving else "replaced"
     return PublicationOut(
         version=row.version,
         effective_from=row.effective_from,
@@ -234,6 +240,8 @@ def _publication(row: ProcessPublication, serving: int | None) -> PublicationOut
         note=row.note,
         reference=row.reference,
         draft_id=row.draft_id,
+        withdrawn_by=row.withdrawn_by,
+        withdrawal_note=row.withdrawal_note,
     )
 
 
@@ -252,7 +260,9 @@ def compare(
 ) -> Comparison:
     """What changes from one version of the district's process to another."""
     changes.require_read(session, principal, district, "history_read")
-    return compare_versions(session, district, base, to)
+    compared = compare_versions(session, district, base, to)
+    changes.read(session, principal, "versions_compared", district, to)
+    return compared
 
 
 @router.get(
@@ -268,7 +278,19 @@ def compare_svg(
     to: VersionQuery,
 ) -> Response:
     changes.require_read(session, principal, district, "history_read")
-    return Response(comparison_diagram(session, district, base, to), media_type="image/svg+xml")
+    svg = comparison_diagram(session, district, base, to)
+    changes.read(session, principal, "versions_compared", district, to)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.post(
+    "/processes/{district}/versions/{version}/withdraw",
+    response_model=PublicationOut,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+)
+def withdraw(district: District, version: Version, body: RejectIn, principal: Owner, session: DB) -> PublicationOut:
+    """Take back an approval before its day (the newest one waiting; a central change for every district at once)."""
+    return _publication(changes.withdraw(session, principal, district, version, body.note), None)
 
 
 @router.post(

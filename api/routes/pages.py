@@ -35,7 +35,7 @@ from ..goals import GoalSettings, GoalsReport, goals_report, units_by_district, 
 from ..impact import Impact, MigrationReport
 from ..models import Case, ProcessDraft
 from ..preview import compare_versions, comparison_diagram, draft_diagram, migrate, preview
-from ..pseudonym import ID_PATTERN
+from ..pseudonym import ID_PATTERN, problems
 from ..schemas import ApproveIn, ProposeIn, RejectIn
 from ..store import case_for, decision, log_of, process_version, registry, state_of, today
 from .deps import db, reader_db
@@ -446,6 +446,12 @@ class Posted:
         return int(seen)
 
 
+PIN_REFUSAL = (
+    "Formuläret innehåller något som ser ut som ett personnummer eller samordningsnummer. "
+    "En klient anges bara med sin pseudonym, och en processfil nämner ingen klient."
+)
+
+
 async def posted_form(request: Request) -> Posted:
     if not same_site(request):
         return Posted({}, Refused(403, FOREIGN_POST))
@@ -464,6 +470,9 @@ async def posted_form(request: Request) -> Posted:
                 if isinstance(name, str):
                     payload = part.get_payload(decode=True)
                     fields[name] = payload.decode("utf-8") if isinstance(payload, bytes) else ""
+            # The guard read the body as sent; a part's transfer encoding (base64, quoted-printable) hid it.
+            if any(True for _ in problems(fields)):
+                return Posted({}, Refused(422, PIN_REFUSAL))
             return Posted(fields, None)
     except UnicodeDecodeError:
         return Posted({}, Refused(422, "Formuläret och filen ska vara text i UTF-8."))
@@ -667,7 +676,7 @@ def draft_action(
 @router.get("/proposals", response_class=HTMLResponse)
 def proposals_page(request: Request, session: Annotated[Session, Depends(reader_db)]) -> HTMLResponse:
     principal = page_principal(request, Role.process_owner)
-    return page(request, "proposals.html", principal, drafts=[draft_row(request, d) for d in changes.queue(session)])
+    return page(request, "proposals.html", principal, drafts=[draft_row(request, d) for d in changes.queue(session, principal)])
 
 
 @router.get("/districts/{district}/history", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""reviewed changes: drafts of district and central processes, and the publication history
+"""reviewed changes: drafts of district and central processes, the publication history, audit targets
 
 Revision ID: 0005
 Revises: 0004
@@ -58,11 +58,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("reference", sa.String(length=64), nullable=True),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_by", sa.String(length=128), nullable=True),
+        sa.Column("withdrawal_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["version"], ["process_versions.version"]),
         sa.ForeignKeyConstraint(["draft_id"], ["process_drafts.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_process_publications_district", "process_publications", ["district"])
+    # The audit trail names the draft or version a process action was on.
+    op.add_column("audit_records", sa.Column("target", sa.String(length=64), nullable=True))
     op.execute(
         """
         INSERT INTO process_publications (district, version, effective_from, applied_at, drafted_by, created_at, note)
@@ -73,5 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_records") as batch_op:
+        batch_op.drop_column("target")
     op.drop_table("process_publications")
     op.drop_table("process_drafts")
