@@ -349,6 +349,32 @@ def demo_data(
 
 
 @app.command()
+def refresh(
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """The daily job: decide every open case for today and store its open steps (the worklists read
+    them).  Idempotent, and safe to run on every instance at once (api/worklist.py)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from .db import make_engine, schema_at_head
+    from .worklist import refresh as refresh_steps
+
+    settings = _settings()
+    engine = make_engine(database_url or settings.database_url)
+    try:
+        if not schema_at_head(engine):
+            err.print("the database is not at this release's schema: run brytupp migrate first", markup=False)
+            raise typer.Exit(2)
+        done = refresh_steps(engine, dt.datetime.now(ZoneInfo(settings.timezone)).date())
+    finally:
+        engine.dispose()
+    out.print(f"refreshed the open steps of {done.cases} open cases; {done.problems} could not be decided", markup=False)
+    if done.problems:
+        raise typer.Exit(1)
+
+
+@app.command()
 def purge(
     by: Annotated[str, typer.Option(help="Your operator id, for the audit trail (never a name).")],
     closed_before: Annotated[

@@ -57,6 +57,7 @@ from .auth import Principal
 from .events import LoggedEvent, case_state
 from .models import Case, CaseEvent, utcnow
 from .store import audit
+from .worklist import store_steps
 
 VersionOf = Callable[[str], CompiledProcess]
 CHUNK = 2000
@@ -181,7 +182,7 @@ def move_case(
     the case row and the audit row, in the session's transaction; committing is the caller's."""
     if case.closed:
         raise NotMovable("the case is closed", "Ärendet är avslutat.")
-    entry, _ = moved_decision(
+    entry, moved = moved_decision(
         OpenCase(case.id, case.opened, case.facts, case.process_version, log), target, kind, district, on, known
     )
     facts = entry.facts or case.facts
@@ -190,6 +191,7 @@ def move_case(
     case.district, case.facts, case.process_version = district, facts, target.version
     case.row_version += 1
     case.updated_at = utcnow()
+    store_steps(session, case, moved)
     session.add(case)
     audit(session, principal, kind, case.id, case_district=district)
 

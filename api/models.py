@@ -79,6 +79,9 @@ class Case(SQLModel, table=True):
     closed_on: dt.date | None = None
     created_at: dt.datetime = _timestamp()
     updated_at: dt.datetime = _timestamp()
+    assigned_to: str | None = Field(default=None, max_length=128, index=True, description="The caseworker (a user id).")
+    # The day the open steps stored for the case were decided for; None: never (run `brytupp refresh`).
+    steps_as_of: dt.date | None = None
 
 
 class CaseEvent(SQLModel, table=True):
@@ -101,6 +104,28 @@ class CaseEvent(SQLModel, table=True):
     request_hash: str | None = Field(default=None, max_length=64)
     recorded_at: dt.datetime = _timestamp()
     recorded_by: str = Field(max_length=128)
+
+
+class OpenStep(SQLModel, table=True):
+    """A case's open steps as its last decision gave them, stored in the transaction of every write
+    to the case (and again by the daily refresh): what a unit's worklist and overdue list read, so
+    that listing a unit's work never decides every case of the district again.  Overdue is
+    ``due_on`` before today, worked out when the list is read."""
+
+    __tablename__ = "open_steps"
+    __table_args__ = (Index("ix_open_steps_worklist", "district", "unit", "due_on", "case_id"),)
+
+    case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True)
+    step: str = Field(primary_key=True, max_length=64)
+    # -1 for a step of the client; a per-child step's index into facts.children otherwise.
+    child: int = Field(default=-1, primary_key=True)
+    district: str = Field(max_length=64)
+    unit: str | None = Field(default=None, max_length=64)
+    phase: str = Field(max_length=64)
+    guaranteed: bool = False
+    opened_on: dt.date
+    due_on: dt.date | None = None
+    waiting: bool = Field(default=False, description="A join reached but waiting for open branches.")
 
 
 class AuditRecord(SQLModel, table=True):
@@ -129,6 +154,9 @@ class AuditRecord(SQLModel, table=True):
     token_id: str | None = Field(default=None, max_length=64)
     target: str | None = Field(
         default=None, max_length=64, description="What else the action was on: a process draft's id or a version."
+    )
+    case_ids: list[str] | None = Field(
+        default=None, sa_column=Column(JSONType, nullable=True), description="The cases a list answered with (one row per list)."
     )
 
 

@@ -54,7 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from .models import AuditRecord, Case, CaseEvent, utcnow
+from .models import AuditRecord, Case, CaseEvent, OpenStep, utcnow
 from .pseudonym import REFERENCE_PATTERN, looks_like_pin
 
 ACTION = "purged"
@@ -114,6 +114,7 @@ def purge_closed(engine: Engine, day: dt.date, by: str, dry_run: bool = False, b
             ids = list(conn.execute(batch).scalars())
             if not ids:
                 break
+            conn.execute(delete(OpenStep).where(col(OpenStep.case_id).in_(ids)))
             events += conn.execute(delete(CaseEvent).where(col(CaseEvent.case_id).in_(ids))).rowcount
             cases += conn.execute(delete(Case).where(col(Case.id).in_(ids))).rowcount
             at = utcnow()

@@ -39,6 +39,7 @@ class CaseOut(BaseModel):
     closed_on: dt.date | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    assigned_to: str | None = Field(default=None, description="The caseworker the case is assigned to (a user id).")
 
 
 class FactsUpdate(_In):
@@ -195,3 +196,38 @@ class PublicationOut(BaseModel):
 
 class MigrationIn(_In):
     dry_run: bool = Field(default=True, description="List what would change for each open case, and move nothing.")
+
+
+class WorkItem(BaseModel):
+    """One open step of one case, as a unit's worklist shows it (never the case's facts)."""
+
+    case_id: uuid.UUID
+    reference: str | None = Field(description="The client's pseudonym: for the district's caseworkers, not for managers.")
+    step: str
+    label: str
+    phase: str
+    child: int | None = Field(description="Index into the case's children for a per-child step.")
+    guaranteed: bool
+    opened_on: dt.date
+    due: dt.date | None
+    overdue: bool
+    days_overdue: int | None
+    assigned_to: str | None
+
+
+class Worklist(BaseModel):
+    unit: str
+    district: str
+    today: dt.date
+    as_of: dt.date | None = Field(description="The oldest day the listed steps were decided for (writes and `brytupp refresh`).")
+    items: list[WorkItem]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; none on the last.")
+    problems: list[uuid.UUID] = Field(
+        default_factory=list, description="Open cases whose steps could not be worked out (first page only): each needs a look."
+    )
+
+
+class AssignmentIn(_In):
+    assigned_to: str | None = Field(
+        max_length=128, pattern=r"^[^\s]+$", description="A caseworker's user id (the token's sub), `me`, or null to unassign."
+    )

@@ -12,6 +12,7 @@ so that ``brytupp token`` and ``brytupp serve`` on one machine agree.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -149,6 +150,12 @@ class Settings(BaseSettings):
     @property
     def reads_files(self) -> bool:
         return self.watch_files if self.watch_files is not None else self.environment == "development"
+
+    def cursor_key(self) -> bytes:
+        """What worklist cursors are signed with: the same on every instance, secret as the token key
+        (or, with an identity provider's keys and no local one, as the database's credentials)."""
+        secret = self.jwt_key or (self.signing_key() if self.environment == "development" else self.database_url)
+        return hashlib.sha256(b"brytupp worklist cursor\0" + secret.encode()).digest()
 
     def signing_key(self) -> str:
         """The HS256 key: configured, or in development the local key file (created on first use)."""

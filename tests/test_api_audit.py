@@ -62,9 +62,9 @@ class TestRefusedAttemptsAreAudited:
         assert denied["district"] == "jarva" and denied["case_district"] == "farsta"
 
     def test_a_refused_list_is_audited(self, service: Service) -> None:
-        assert service.client.get("/units/x/overdue", params={"district": "jarva"}, headers=service.headers()).status_code == 403
+        assert service.client.get("/units/x/overdue", params={"district": "jarva"}, headers=service.headers()).status_code == 404
         rows = trail(service)
-        assert [(r["action"], r["outcome"]) for r in rows] == [("overdue", "forbidden")]
+        assert [(r["action"], r["outcome"]) for r in rows] == [("overdue", "not_found")]
 
 
 class TestFailuresAreAudited:

@@ -18,7 +18,8 @@ from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-UNITS = ("brytupp.service", "brytupp-migrate.service")
+UNITS = ("brytupp.service", "brytupp-migrate.service", "brytupp-refresh.service")
+TIMERS = ("brytupp-refresh.timer",)
 INSTALLED = "/opt/brytupp/venv/bin/brytupp"
 BRYTUPP = Path(sys.executable).parent / "brytupp"
 
@@ -35,7 +36,7 @@ def units(tmp_path: Path) -> Path:
     """The units as they are, but for the command's path: verify requires ExecStart's program to
     exist, so it points at this venv's brytupp, which takes the same arguments."""
     assert BRYTUPP.exists()
-    for name in UNITS:
+    for name in (*UNITS, *TIMERS):
         (tmp_path / name).write_text((DEPLOY / name).read_text().replace(INSTALLED, str(BRYTUPP)))
     return tmp_path
 
@@ -51,7 +52,7 @@ def unit_options(name: str) -> dict[str, list[str]]:
 
 def test_units_pass_systemd_analyze_verify(units: Path) -> None:
     result = subprocess.run(
-        [tool("systemd-analyze"), "verify", "--man=no", *(str(units / n) for n in UNITS)],
+        [tool("systemd-analyze"), "verify", "--man=no", *(str(units / n) for n in (*UNITS, *TIMERS))],
         capture_output=True,
         text=True,
         cwd=units,

@@ -36,6 +36,7 @@ from ..store import (
     state_of,
     today,
 )
+from ..worklist import store_steps
 from .deps import audit_writer, db, reader_db
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -58,8 +59,10 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
     opened = body.opened or today(request)
     facts = checked_facts(compiled, body.facts, body.district)
     case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
+    opening = CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject)
     session.add(case)
-    session.add(CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject))
+    session.add(opening)
+    store_steps(session, case, decision(compiled, state_of(case, [opening], opened)))
     audit(session, principal, "create", case.id, case_district=case.district)
     try:
         session.commit()
@@ -109,8 +112,9 @@ def update_facts(
     # Facts the case's history cannot be decided with (a child removed whose step is recorded) are refused,
     # as such an event is: stored, they would break its next steps, its unit's overdue list and migration.
     entry = LoggedEvent(kind="facts_updated", on=on, payload={}, facts=facts)
-    decision(compiled, state_of(case, log_of(session, case.id), on, entry))
+    decided = decision(compiled, state_of(case, log_of(session, case.id), on, entry))
     case.facts, case.row_version, case.updated_at = facts, expected + 1, utcnow()
+    store_steps(session, case, decided)
     session.add(case)
     session.add(CaseEvent(case_id=case.id, kind="facts_updated", on=on, facts=facts, recorded_by=principal.subject))
     audit(session, principal, "update_facts", case.id, case_district=case.district)
@@ -174,7 +178,7 @@ def append_event(
     entry = LoggedEvent(kind=event.kind, on=event.on, payload=payload, facts=facts)
     # The event must leave a case the engine can decide: refuse it otherwise, before storing.
     try:
-        decide(compiled, state_of(case, log_of(session, case.id), event.on, entry))
+        decided = decide(compiled, state_of(case, log_of(session, case.id), event.on, entry))
     except DecisionError as exc:
         # The engine names the completion (``completed[4].child``); the caller sent one field.
         raise invalid({key.rsplit(".", 1)[-1]: message for key, message in exc.problems.items()}) from None
@@ -196,6 +200,7 @@ def append_event(
     case.updated_at = utcnow()
     if event.kind == "case_closed":
         case.closed, case.closed_on = True, event.on
+    store_steps(session, case, decided)
     session.add(case)
     audit(session, principal, "append_event", case.id, case_district=case.district)
     session.commit()

@@ -1,4 +1,4 @@
-"""For managers and caseworkers' work lists: overdue steps per unit, and the audit trail."""
+"""For managers: the audit trail (a unit's lists are in ``worklists.py``)."""
 
 from __future__ import annotations
 
@@ -6,94 +6,21 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from engine import CompiledProcess
-
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
-from ..errors import ApiError, invalid, problem_responses
-from ..models import AuditRecord, Case, CaseEvent
-from ..pseudonym import ID_PATTERN
-from ..schemas import AuditOut, OverdueStep
-from ..store import decision, process_version, registry, state_of, today
+from ..errors import invalid, problem_responses
+from ..models import AuditRecord
+from ..schemas import AuditOut
 from .deps import audit_writer, db, reader_db
-
-CASE_PROBLEM = "Ärendets historik går inte att avgöra med dess processversion: öppna ärendet och rätta det."
 
 router = APIRouter(tags=["reports"])
 DB = Annotated[Session, Depends(db)]
 ReadDB = Annotated[Session, Depends(reader_db)]
 Writer = Annotated[AuditWriter, Depends(audit_writer)]
-
-
-@router.get("/units/{unit}/overdue", response_model=list[OverdueStep], responses=problem_responses(401, 403, 404, 409, 422))
-def overdue(
-    unit: Annotated[str, Path(pattern=ID_PATTERN)],
-    request: Request,
-    principal: Annotated[Principal, require(Role.caseworker, Role.manager)],
-    session: ReadDB,
-    writer: Writer,
-    district: Annotated[
-        str | None, Query(pattern=ID_PATTERN, description="Required for managers; a caseworker's own by default.")
-    ] = None,
-) -> list[OverdueStep]:
-    """Steps past their due date that this unit is responsible for, over the district's open cases.
-
-    A case whose history does not fit its process version is listed with a ``problem`` (and no
-    step), first: one such case never takes the list down for the rest of the district."""
-    district = district or principal.district
-    if district is None:
-        raise invalid({"district": "give the district"}, where="query")
-    if principal.role == Role.caseworker and district != principal.district:
-        raise ApiError(403, "a caseworker sees their own district's work only")
-    state = registry(request).snapshot.districts.get(district)
-    # Another district's list is as missing as one that does not exist (OSL: separate authorities).
-    if state is None or state.compiled is None or not principal.sees_district(district):
-        raise ApiError(404, "no such district for you")
-    if unit not in state.compiled.process.units:
-        raise ApiError(404, f"no such unit in the district; the units are {', '.join(state.compiled.process.units)}")
-    on = today(request)
-    out: list[OverdueStep] = []
-    open_cases = select(Case).where(Case.district == district, col(Case.closed).is_(False))
-    cases = list(session.exec(open_cases.order_by(col(Case.opened))))
-    # One query for the logs of all these cases, not one per case.
-    logs: dict[uuid.UUID, list[CaseEvent]] = {case.id: [] for case in cases}
-    in_district = select(Case.id).where(Case.district == district, col(Case.closed).is_(False))
-    for event in session.exec(select(CaseEvent).where(col(CaseEvent.case_id).in_(in_district)).order_by(col(CaseEvent.id))):
-        logs.setdefault(event.case_id, []).append(event)
-    versions: dict[str, CompiledProcess | ApiError] = {}
-    for version in {case.process_version for case in cases}:
-        try:
-            versions[version] = process_version(request, session, version)
-        except ApiError as exc:  # a version that cannot be read: its cases are listed as problems
-            versions[version] = exc
-    session.close()
-    for case in cases:
-        try:
-            compiled = versions[case.process_version]
-            if isinstance(compiled, ApiError):
-                raise compiled
-            found = decision(compiled, state_of(case, logs[case.id], on))
-        except ApiError:
-            out.append(OverdueStep(case_id=case.id, problem=CASE_PROBLEM))
-            continue
-        for step in found.next_steps:
-            if step.overdue and step.due is not None and step.unit is not None and step.unit.id == unit:
-                out.append(
-                    OverdueStep(
-                        case_id=case.id,
-                        step=step.step,
-                        label=step.label,
-                        child=step.child,
-                        due=step.due,
-                        days_overdue=(on - step.due).days,
-                    )
-                )
-    writer.write_many(principal, "overdue_list", [case.id for case in cases], case_district=district)
-    return sorted(out, key=lambda s: (s.problem is None, s.due or on, str(s.case_id)))
 
 
 @router.get("/audit", response_model=list[AuditOut], responses=problem_responses(401, 403, 422))

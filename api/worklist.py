@@ -1,0 +1,208 @@
+"""A unit's work: the open steps of every case, stored with the case, and the lists read from them.
+
+Every write to a case (registering it, an event, new facts, a transfer, a migration) decides the
+case as it now stands; ``store_steps`` keeps that decision's open steps in ``open_steps`` in the
+same transaction, so the stored steps and the case's next steps can never disagree.  A unit's
+worklist and overdue list are then one indexed query, however many cases the district has,
+instead of deciding every open case on every call.
+
+What depends on the day is handled two ways: overdue is ``due_on`` before today, worked out when
+a list is read; whatever else a decision could owe to the day (a fact compared with today's date)
+is brought up to date by ``refresh`` (``brytupp refresh``, the daily job: idempotent, safe on
+every instance at once, since each case is locked while its steps are replaced).  A case whose
+steps could not be worked out has ``steps_as_of`` empty and is listed first with a problem.
+
+Worklists page with a cursor (the position of the last row, signed so that a cursor that was
+changed is refused), and one audit row per page names every case the page showed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, literal, tuple_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from engine import CompiledProcess, Decision, decide
+from engine.errors import BrytUppError
+
+from .errors import invalid
+from .events import case_state
+from .models import Case, OpenStep, ProcessVersion
+from .versions import build_stored
+
+# A step without a due date (its deadline's event has not happened) sorts after every dated one.
+NO_DUE = dt.date(9999, 12, 31)
+MAX_PAGE = 200
+
+
+def store_steps(session: Session, case: Case, decision: Decision) -> None:
+    """Replace the case's stored open steps with those of ``decision`` (in the caller's transaction)."""
+    # Without flushing what the caller has pending: its own checks (a duplicate reference) fail at its commit.
+    with session.no_autoflush:
+        session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
+    for waiting, steps in ((False, decision.next_steps), (True, decision.waiting)):
+        for step in steps:
+            session.add(
+                OpenStep(
+                    case_id=case.id,
+                    step=step.step,
+                    child=-1 if step.child is None else step.child,
+                    district=case.district,
+                    unit=step.unit.id if step.unit is not None else None,
+                    phase=step.phase,
+                    guaranteed=step.guaranteed,
+                    opened_on=step.opened_on,
+                    due_on=step.due,
+                    waiting=waiting,
+                )
+            )
+    case.steps_as_of = decision.today
+
+
+# --- the daily refresh ----------------------------------------------------------------------
+
+
+@dataclass
+class Refreshed:
+    cases: int = 0
+    problems: int = 0
+
+
+def refresh(
+    engine: Engine, today: dt.date, version_of: Callable[[Session, str], CompiledProcess] | None = None, batch_size: int = 500
+) -> Refreshed:
+    """Decide every open case for ``today`` and store its open steps, a batch per transaction.
+    ``version_of`` finds a case's process version (default: built from the texts stored with it)."""
+    from .impact import logs_of
+
+    version_of = version_of or _stored_versions()
+    with Session(engine) as session:
+        ids = list(session.exec(select(Case.id).where(col(Case.closed).is_(False)).order_by(col(Case.id))))
+    done = Refreshed()
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with Session(engine) as session:
+            cases = session.exec(select(Case).where(col(Case.id).in_(batch)).order_by(col(Case.id)).with_for_update()).all()
+            logs = logs_of(session, batch)
+            for case in cases:
+                if case.closed:
+                    continue
+                done.cases += 1
+                try:
+                    compiled = version_of(session, case.process_version)
+                    store_steps(session, case, decide(compiled, case_state(case.opened, case.facts, logs[case.id], today)))
+                except (BrytUppError, LookupError, ValueError):
+                    # Listed with a problem until a caseworker puts it right (api/routes/reports.py).
+                    session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
+                    case.steps_as_of = None
+                    done.problems += 1
+                session.add(case)
+            session.commit()
+    return done
+
+
+def _stored_versions() -> Callable[[Session, str], CompiledProcess]:
+    built: dict[str, CompiledProcess] = {}
+
+    def version_of(session: Session, version: str) -> CompiledProcess:
+        if version not in built:
+            row = session.get(ProcessVersion, version)
+            if row is None:
+                raise LookupError(version)
+            built[version] = build_stored(row)
+        return built[version]
+
+    return version_of
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    due: dt.date
+    case_id: uuid.UUID
+    step: str
+    child: int
+
+
+class Cursors:
+    """Signed positions: a cursor names where a page ended, and only this service's cursors are taken."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def encode(self, position: Position) -> str:
+        body = json.dumps([position.due.isoformat(), str(position.case_id), position.step, position.child]).encode()
+        mac = hmac.new(self.key, body, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac + body).decode().rstrip("=")
+
+    def decode(self, cursor: str) -> Position:
+        refused = invalid({"cursor": "not a cursor this service gave; start again without one"}, where="query")
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            mac, body = raw[:16], raw[16:]
+            if not hmac.compare_digest(mac, hmac.new(self.key, body, hashlib.sha256).digest()[:16]):
+                raise refused
+            due, case_id, step, child = json.loads(body)
+            return Position(dt.date.fromisoformat(due), uuid.UUID(case_id), str(step), int(child))
+        except (ValueError, TypeError, json.JSONDecodeError):
+            raise refused from None
+
+
+@dataclass(frozen=True)
+class Filters:
+    district: str
+    unit: str
+    due_before: dt.date | None = None
+    overdue_on: dt.date | None = None  # only steps due before this day
+    step: str | None = None
+    assigned_to: str | None = None
+
+
+def worklist(session: Session, filters: Filters, limit: int, after: Position | None) -> Iterator[tuple[OpenStep, Case]]:
+    """The unit's open steps with their cases, by due date (undated last), from ``after`` on."""
+    due = func.coalesce(col(OpenStep.due_on), literal(NO_DUE))
+    query = (
+        select(OpenStep, Case)
+        .join(Case, col(Case.id) == col(OpenStep.case_id))
+        .where(
+            col(OpenStep.district) == filters.district,
+            col(OpenStep.unit) == filters.unit,
+            col(OpenStep.waiting).is_(False),
+            col(Case.closed).is_(False),
+        )
+    )
+    if filters.due_before is not None:
+        query = query.where(col(OpenStep.due_on) < filters.due_before)
+    if filters.overdue_on is not None:
+        query = query.where(col(OpenStep.due_on) < filters.overdue_on)
+    if filters.step is not None:
+        query = query.where(col(OpenStep.step) == filters.step)
+    if filters.assigned_to is not None:
+        query = query.where(col(Case.assigned_to) == filters.assigned_to)
+    if after is not None:
+        key = tuple_(due, col(OpenStep.case_id), col(OpenStep.step), col(OpenStep.child))
+        query = query.where(key > tuple_(literal(after.due), literal(after.case_id), literal(after.step), literal(after.child)))
+    query = query.order_by(due, col(OpenStep.case_id), col(OpenStep.step), col(OpenStep.child)).limit(limit)
+    yield from session.exec(query)
+
+
+def position(row: OpenStep) -> Position:
+    return Position(row.due_on or NO_DUE, row.case_id, row.step, row.child)
+
+
+def unsettled(session: Session, district: str) -> list[uuid.UUID]:
+    """Open cases whose steps could not be worked out: each needs a caseworker's attention."""
+    query = select(Case.id).where(col(Case.district) == district, col(Case.closed).is_(False), col(Case.steps_as_of).is_(None))
+    return list(session.exec(query.order_by(col(Case.opened))))
+
