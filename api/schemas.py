@@ -124,6 +124,7 @@ class AuditOut(BaseModel):
     source: str | None = Field(default=None, description="The client's network address.")
     token_id: str | None = None
     target: str | None = Field(default=None, description="What else the action was on: a process draft's id or a version.")
+    case_ids: list[uuid.UUID] | None = Field(default=None, description="The cases a list showed, for a list's one row.")
 
 
 class DraftOut(BaseModel):

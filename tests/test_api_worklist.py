@@ -113,6 +113,8 @@ class TestTheWorklist:
         with Session(engine_of(service)) as session:
             rows = session.exec(select(AuditRecord).where(AuditRecord.action == "worklist")).all()
         assert len(rows) == pages and sorted(i for r in rows for i in r.case_ids or []) == sorted(i["case_id"] for i in seen)
+        trail = service.client.get("/audit", params={"case_id": cases[3]["id"]}, headers=service.headers(Role.manager, "farsta"))
+        assert trail.status_code == 200 and any(row["action"] == "worklist" for row in trail.json()), trail.text
         manager = service.client.get(f"/units/{unit}/worklist", params={"district": "farsta"}, headers=service.headers(Role.manager))
         assert manager.status_code == 200 and all(item["reference"] is None for item in manager.json()["items"])
 

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import or_
+from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, select
 
 from ..audit import AuditWriter
@@ -43,7 +43,9 @@ def audit_trail(
         mine = principal.district
         query = query.where(or_(col(AuditRecord.district) == mine, col(AuditRecord.case_district) == mine))
     if case_id is not None:
-        query = query.where(AuditRecord.case_id == case_id)
+        # A list names the cases it showed in one row (case_ids): those rows are about this case too.
+        listed = cast(col(AuditRecord.case_ids), String).contains(str(case_id))
+        query = query.where(or_(col(AuditRecord.case_id) == case_id, listed))
     if subject is not None:
         query = query.where(AuditRecord.subject == subject)
     if since is not None:
