@@ -197,6 +197,8 @@ def valid_requests(run: Run) -> None:
     run.do(
         "GET", "/units/{unit}/overdue", "manager", path_parameters={"unit": "mottagningsenheten"}, query={"district": "farsta"}
     )
+    run.do("GET", "/units/{unit}/worklist", path_parameters={"unit": "mottagningsenheten"}, query={"limit": 5, "overdue": False})
+    run.do("PUT", f"{CASES}/assignment", headers=etag(run, cid), path_parameters=at, body={"assigned_to": "me"})
     run.do("GET", "/audit", "manager", query={"limit": 5, "case_id": cid, "since": "2020-01-01T00:00:00Z", "subject": "anna"})
     run.do("GET", "/health", "none")
     run.do("POST", "/auth/logout", "fresh", expect=204)
@@ -232,6 +234,16 @@ def draft_requests(run: Run) -> None:
     run.do("POST", one + "/reject", "owner", {"If-Match": '"2"'}, 200, path_parameters=at, body={"note": "Motivera"})
     new = run.service.registry.current("farsta").version
     versions = "/processes/{district}/versions"
+    later = run.raw("POST", drafts, "district_implementer", text.replace("8d", "6d"), path_parameters={"district": "farsta"})
+    at = {"district": "farsta", "draft_id": later.json()["id"]}
+    run.do("POST", one + "/propose", "district_implementer", {"If-Match": '"1"'}, 200, path_parameters=at, body={})
+    tomorrow = (dt.datetime.now(ZoneInfo("Europe/Stockholm")).date() + dt.timedelta(days=1)).isoformat()
+    run.do("POST", one + "/approve", "owner", {"If-Match": '"2"'}, 200, path_parameters=at, body={"effective_from": tomorrow})
+    scheduled = run.service.client.get(f"/processes/farsta/drafts/{at['draft_id']}/text", headers=run.tokens["owner"])
+    assert scheduled.status_code == 200
+    version = run.service.client.get("/processes/farsta/versions", headers=run.tokens["owner"]).json()[0]["version"]
+    at = {"district": "farsta", "version": version}
+    run.do("POST", versions + "/{version}/withdraw", "owner", expect=200, path_parameters=at, body={"note": "Ångrat"})
     run.do("GET", versions, "district_implementer", expect=200, path_parameters={"district": "farsta"})
     span = {"from": old, "to": new}
     run.do("GET", versions + "/compare", "owner", expect=200, path_parameters={"district": "farsta"}, query=span)
