@@ -1,8 +1,8 @@
 """A caseworker's "Att göra" page in headless Chromium: the busiest unit's open steps, overdue first and
 said in words; taking a case with a form that carries the case's row version (a stale one is refused,
-never an overwrite); "Mina ärenden"; paging with the list's cursor; one audit row per page view; a case whose steps could not be
-worked out listed first.  The
-console stays clean (the page runs under the strict CSP); a screenshot goes to test-output/screenshots/."""
+never an overwrite); "Mina ärenden"; paging with the list's cursor; one audit row per page view; a case
+whose steps could not be worked out listed first.  The console stays clean (the page runs under the
+strict CSP); screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
