@@ -375,6 +375,28 @@ def refresh(
 
 
 @app.command()
+def verify(
+    database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
+) -> None:
+    """Fold every case's log again and compare with what is stored with the case (the fold, the open
+    steps): the log is the truth.  Reads only; exit 1 naming each case that differs (by id)."""
+    from .db import make_engine
+    from .worklist import verify as verify_cases
+
+    settings = _settings()
+    engine = make_engine(database_url or settings.database_url)
+    try:
+        done = verify_cases(engine)
+    finally:
+        engine.dispose()
+    for case_id, what in done.differences:
+        out.print(f"{case_id}: {what}", markup=False)
+    out.print(f"verified {done.cases} cases: {len(done.differences)} differ from their logs", markup=False)
+    if done.differences:
+        raise typer.Exit(1)
+
+
+@app.command()
 def purge(
     by: Annotated[str, typer.Option(help="Your operator id, for the audit trail (never a name).")],
     closed_before: Annotated[

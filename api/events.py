@@ -224,17 +224,54 @@ class LoggedEvent(BaseModel):
     facts: dict[str, Any] | None = None
 
 
-def case_state(opened: dt.date, facts: dict[str, Any], log: Iterable[LoggedEvent], today: dt.date) -> CaseState:
-    """The engine's view of a case.  The log starts with ``case_opened``, which carries
-    the facts the case was opened with; ``facts`` are the current ones."""
-    history: list[DatedFacts] = []
-    completed: list[CompletedStep] = []
-    for entry in log:
+class Folded(BaseModel):
+    """The log folded as far as a decision needs it: the facts history and the completed steps.
+
+    Stored with the case (``cases.state``) and brought forward by every write, so that deciding
+    a case never reads and folds its whole log again; the log stays the truth, and ``brytupp
+    verify`` folds every log again and compares.
+
+    A history entry matters only as the facts a completed step was done with (``facts_from``);
+    the newest one is kept for the next completion.  So a new entry replaces a newest one that
+    no completion refers to: a case's history grows with its completions, not with every
+    consent or fact recorded between them, and decisions are the same as with every entry.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    history: list[DatedFacts] = Field(default_factory=list)
+    completed: list[CompletedStep] = Field(default_factory=list)
+
+    def add(self, entry: LoggedEvent, opened: dt.date) -> Folded:
+        """A new fold with ``entry`` taken in (this one is left as it was)."""
+        folded = Folded(history=list(self.history), completed=list(self.completed))
+        folded.take(entry, opened)
+        return folded
+
+    def take(self, entry: LoggedEvent, opened: dt.date) -> None:
+        history, completed = self.history, self.completed
         if entry.facts is not None:
             on = max(entry.on, history[-1].on) if history else opened
+            if history and not any(done.facts_from == len(history) - 1 for done in completed):
+                history.pop()
             history.append(DatedFacts(on=on, facts=entry.facts))
         step = entry.payload.get("completes")
         if step is not None:
             where = {"facts_from": len(history) - 1} if history else {}
             completed.append(CompletedStep.model_validate({**step, **where}))
-    return CaseState(facts=facts, history=history, opened=opened, today=today, completed=completed)
+
+    def state(self, opened: dt.date, facts: dict[str, Any], today: dt.date) -> CaseState:
+        return CaseState(facts=facts, history=self.history, opened=opened, today=today, completed=self.completed)
+
+
+def fold(opened: dt.date, log: Iterable[LoggedEvent]) -> Folded:
+    folded = Folded()
+    for entry in log:
+        folded.take(entry, opened)
+    return folded
+
+
+def case_state(opened: dt.date, facts: dict[str, Any], log: Iterable[LoggedEvent], today: dt.date) -> CaseState:
+    """The engine's view of a case.  The log starts with ``case_opened``, which carries
+    the facts the case was opened with; ``facts`` are the current ones."""
+    return fold(opened, log).state(opened, facts, today)

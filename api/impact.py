@@ -54,7 +54,7 @@ from engine.decide import NextStep, default_matcher
 from engine.rules import Hit, Matcher, Rule, facts_key, rules_of
 
 from .auth import Principal
-from .events import LoggedEvent, case_state
+from .events import LoggedEvent, case_state, fold
 from .models import Case, CaseEvent, utcnow
 from .store import audit
 from .worklist import store_steps
@@ -189,9 +189,10 @@ def move_case(
     payload = {"from_district": case.district, "from_version": case.process_version, "to_version": target.version}
     session.add(CaseEvent(case_id=case.id, kind=kind, on=on, payload=payload, facts=facts, recorded_by=principal.subject))
     case.district, case.facts, case.process_version = district, facts, target.version
+    case.state = fold(case.opened, [*log, entry]).model_dump(mode="json")
     case.row_version += 1
     case.updated_at = utcnow()
-    store_steps(session, case, moved)
+    store_steps(session, case, moved, on)
     session.add(case)
     audit(session, principal, kind, case.id, case_district=district)
 

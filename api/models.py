@@ -66,6 +66,8 @@ class Case(SQLModel, table=True):
         Index("ix_cases_closed_on_client", "closed_on", "district", "reference", "id"),
         Index("ix_cases_client_opened", "district", "reference", "opened", "id"),
         Index("ix_cases_id_district", "id", "district"),
+        # Open cases whose open steps could not be worked out: listed first on every worklist.
+        Index("ix_cases_unsettled", "district", "steps_as_of"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -82,6 +84,9 @@ class Case(SQLModel, table=True):
     assigned_to: str | None = Field(default=None, max_length=128, index=True, description="The caseworker (a user id).")
     # The day the open steps stored for the case were decided for; None: never (run `brytupp refresh`).
     steps_as_of: dt.date | None = None
+    # The log folded as a decision needs it (api/events.py Folded), brought forward by every write;
+    # None for a case from before it was kept (its log is folded instead, and `brytupp refresh` fills it).
+    state: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
 
 
 class CaseEvent(SQLModel, table=True):
@@ -113,7 +118,8 @@ class OpenStep(SQLModel, table=True):
     ``due_on`` before today, worked out when the list is read."""
 
     __tablename__ = "open_steps"
-    __table_args__ = (Index("ix_open_steps_worklist", "district", "unit", "due_on", "case_id"),)
+    # The worklist's order, so that its first page is read from the index however large the unit.
+    __table_args__ = (Index("ix_open_steps_worklist", "district", "unit", "waiting", "sort_due", "case_id", "step", "child"),)
 
     case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True)
     step: str = Field(primary_key=True, max_length=64)
@@ -125,6 +131,8 @@ class OpenStep(SQLModel, table=True):
     guaranteed: bool = False
     opened_on: dt.date
     due_on: dt.date | None = None
+    # due_on, or for a step without a due date a day after every other: never empty, so it sorts in an index.
+    sort_due: dt.date
     waiting: bool = Field(default=False, description="A join reached but waiting for open branches.")
 
 

@@ -17,7 +17,7 @@ from engine.errors import BrytUppError
 from .audit import AuditWriter, record
 from .auth import Principal, Role
 from .errors import ApiError, invalid
-from .events import LoggedEvent, case_state
+from .events import Folded, LoggedEvent, case_state, fold
 from .models import AuditRecord, Case, CaseEvent, CurrentVersion, ProcessVersion
 from .registry import Registry
 from .versions import build_stored
@@ -89,7 +89,13 @@ def published_process(request: Request, session: Session, district: str, field: 
 
 
 def case_for(
-    session: Session, principal: Principal, case_id: uuid.UUID, action: str, lock: bool = False, writer: AuditWriter | None = None
+    session: Session,
+    principal: Principal,
+    case_id: uuid.UUID,
+    action: str,
+    lock: bool = False,
+    writer: AuditWriter | None = None,
+    managers: bool = False,
 ) -> Case:
     """The case, if this principal may see it.  Another district's case is 404, as a missing
     one: a caseworker cannot even learn that it exists.  Denials are audited too, through
@@ -98,7 +104,7 @@ def case_for(
     if lock:
         query = query.with_for_update()
     case = session.exec(query).first()
-    if case is None or not may_see(principal, case):
+    if case is None or not may_see(principal, case, managers):
         outcome, district = ("not_found", None) if case is None else ("denied", case.district)
         session.rollback()
         if writer is not None:
@@ -110,31 +116,33 @@ def case_for(
     return case
 
 
-def case_and_log(
-    session: Session, principal: Principal, case_id: uuid.UUID, action: str, writer: AuditWriter, managers: bool = False
-) -> tuple[Case, list[CaseEvent]]:
-    """The case and its log in one statement: one consistent read, one round trip.  ``managers``:
-    the district's manager may read this too (see ``may_see``)."""
-    rows = session.exec(
-        select(Case, CaseEvent)
-        .join(CaseEvent, col(CaseEvent.case_id) == col(Case.id), isouter=True)
-        .where(Case.id == case_id)
-        .order_by(col(CaseEvent.id))
-    ).all()
-    case = rows[0][0] if rows else None
-    if case is None or not may_see(principal, case, managers):
-        outcome, district = ("not_found", None) if case is None else ("denied", case.district)
-        writer.write(principal, action, case_id, outcome, district)
-        raise ApiError(404, "no such case in your district")
-    return case, [event for _, event in rows if event is not None]
-
-
 def log_of(session: Session, case_id: uuid.UUID) -> list[CaseEvent]:
     return list(session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(col(CaseEvent.id))))
 
 
+def folded_of(session: Session, case: Case) -> Folded:
+    """The case's log folded: as stored with the case, or (a case from before that) folded from the log."""
+    if case.state is not None:
+        return Folded.model_validate(case.state)
+    return fold(case.opened, logged(log_of(session, case.id)))
+
+
+def logged(events: list[CaseEvent]) -> list[LoggedEvent]:
+    return [LoggedEvent(kind=e.kind, on=e.on, payload=e.payload, facts=e.facts) for e in events]
+
+
+def state_now(session: Session, case: Case, on: dt.date, extra: LoggedEvent | None = None) -> tuple[CaseState, Folded]:
+    """The case's state for deciding on ``on``, with ``extra`` taken in, and the fold to store with the
+    case once ``extra`` is: one row read, however long the case's history."""
+    folded = folded_of(session, case)
+    if extra is not None:
+        folded = folded.add(extra, case.opened)
+    facts = extra.facts if extra is not None and extra.facts is not None else case.facts
+    return folded.state(case.opened, facts, on), folded
+
+
 def state_of(case: Case, events: list[CaseEvent], on: dt.date, extra: LoggedEvent | None = None) -> CaseState:
-    log = [LoggedEvent(kind=e.kind, on=e.on, payload=e.payload, facts=e.facts) for e in events]
+    log = logged(events)
     if extra is not None:
         log.append(extra)
     facts = extra.facts if extra is not None and extra.facts is not None else case.facts

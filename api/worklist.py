@@ -24,10 +24,11 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, literal, tuple_
+from sqlalchemy import delete, literal, tuple_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -35,7 +36,7 @@ from engine import CompiledProcess, Decision, decide
 from engine.errors import BrytUppError
 
 from .errors import invalid
-from .events import case_state
+from .events import Folded, fold
 from .models import Case, OpenStep, ProcessVersion
 from .versions import build_stored
 
@@ -44,8 +45,9 @@ NO_DUE = dt.date(9999, 12, 31)
 MAX_PAGE = 200
 
 
-def store_steps(session: Session, case: Case, decision: Decision) -> None:
-    """Replace the case's stored open steps with those of ``decision`` (in the caller's transaction)."""
+def store_steps(session: Session, case: Case, decision: Decision, as_of: dt.date) -> None:
+    """Replace the case's stored open steps with those of ``decision`` (in the caller's transaction),
+    decided on ``as_of`` (the service's today: an event may be dated earlier)."""
     # Without flushing what the caller has pending: its own checks (a duplicate reference) fail at its commit.
     with session.no_autoflush:
         session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
@@ -62,10 +64,11 @@ def store_steps(session: Session, case: Case, decision: Decision) -> None:
                     guaranteed=step.guaranteed,
                     opened_on=step.opened_on,
                     due_on=step.due,
+                    sort_due=step.due or NO_DUE,
                     waiting=waiting,
                 )
             )
-    case.steps_as_of = decision.today
+    case.steps_as_of = as_of
 
 
 # --- the daily refresh ----------------------------------------------------------------------
@@ -97,17 +100,75 @@ def refresh(
                 if case.closed:
                     continue
                 done.cases += 1
+                # From the log, the truth: the fold stored with the case is brought back in line with it too.
+                folded = fold(case.opened, logs[case.id])
                 try:
                     compiled = version_of(session, case.process_version)
-                    store_steps(session, case, decide(compiled, case_state(case.opened, case.facts, logs[case.id], today)))
+                    store_steps(session, case, decide(compiled, folded.state(case.opened, case.facts, today)), today)
+                    case.state = folded.model_dump(mode="json")
                 except (BrytUppError, LookupError, ValueError):
-                    # Listed with a problem until a caseworker puts it right (api/routes/reports.py).
+                    # Listed with a problem until a caseworker puts it right (api/routes/worklists.py); its
+                    # next steps fold the log again and say why.
                     session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
-                    case.steps_as_of = None
+                    case.steps_as_of, case.state = None, None
                     done.problems += 1
                 session.add(case)
             session.commit()
     return done
+
+
+@dataclass
+class Verified:
+    cases: int = 0
+    # (case id, what differs): the fold stored with the case, or its stored open steps.
+    differences: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+def verify(
+    engine: Engine, version_of: Callable[[Session, str], CompiledProcess] | None = None, batch_size: int = 500
+) -> Verified:
+    """Fold every case's log again and compare with what is stored with it: the fold, and for an
+    open case its open steps as decided on the day they were stored.  Reads only."""
+    from .impact import logs_of
+
+    version_of = version_of or _stored_versions()
+    with Session(engine) as session:
+        ids = list(session.exec(select(Case.id).order_by(col(Case.id))))
+    done = Verified()
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with Session(engine) as session:
+            cases = session.exec(select(Case).where(col(Case.id).in_(batch))).all()
+            logs = logs_of(session, batch)
+            stored: dict[uuid.UUID, set[tuple[object, ...]]] = {case_id: set() for case_id in batch}
+            for row in session.exec(select(OpenStep).where(col(OpenStep.case_id).in_(batch))):
+                stored[row.case_id].add(_key(row.step, row.child, row.unit, row.due_on, row.waiting))
+            for case in cases:
+                done.cases += 1
+                folded = fold(case.opened, logs[case.id])
+                if case.state is not None and Folded.model_validate(case.state) != folded:
+                    done.differences.append((case.id, "the fold stored with the case is not its log's"))
+                if case.closed or case.steps_as_of is None:
+                    continue
+                try:
+                    decided = decide(
+                        version_of(session, case.process_version), folded.state(case.opened, case.facts, case.steps_as_of)
+                    )
+                except (BrytUppError, LookupError, ValueError):
+                    done.differences.append((case.id, "its log cannot be decided, but it has stored steps"))
+                    continue
+                expected = {
+                    _key(s.step, -1 if s.child is None else s.child, s.unit.id if s.unit else None, s.due, waiting)
+                    for waiting, steps in ((False, decided.next_steps), (True, decided.waiting))
+                    for s in steps
+                }
+                if expected != stored[case.id]:
+                    done.differences.append((case.id, "its stored open steps are not its log's"))
+    return done
+
+
+def _key(step: str, child: int, unit: str | None, due: dt.date | None, waiting: bool) -> tuple[object, ...]:
+    return (step, child, unit, due, waiting)
 
 
 def _stored_versions() -> Callable[[Session, str], CompiledProcess]:
@@ -169,11 +230,22 @@ class Filters:
     assigned_to: str | None = None
 
 
-def worklist(session: Session, filters: Filters, limit: int, after: Position | None) -> Iterator[tuple[OpenStep, Case]]:
+class Listed(NamedTuple):
+    """What a list shows of a case: never its facts."""
+
+    id: uuid.UUID
+    reference: str
+    assigned_to: str | None
+    process_version: str
+    steps_as_of: dt.date | None
+
+
+def worklist(session: Session, filters: Filters, limit: int, after: Position | None) -> list[tuple[OpenStep, Listed]]:
     """The unit's open steps with their cases, by due date (undated last), from ``after`` on."""
-    due = func.coalesce(col(OpenStep.due_on), literal(NO_DUE))
     query = (
-        select(OpenStep, Case)
+        select(  # type: ignore[call-overload]
+            OpenStep, col(Case.id), col(Case.reference), col(Case.assigned_to), col(Case.process_version), col(Case.steps_as_of)
+        )
         .join(Case, col(Case.id) == col(OpenStep.case_id))
         .where(
             col(OpenStep.district) == filters.district,
@@ -183,26 +255,27 @@ def worklist(session: Session, filters: Filters, limit: int, after: Position | N
         )
     )
     if filters.due_before is not None:
-        query = query.where(col(OpenStep.due_on) < filters.due_before)
+        query = query.where(col(OpenStep.sort_due) < filters.due_before)
     if filters.overdue_on is not None:
-        query = query.where(col(OpenStep.due_on) < filters.overdue_on)
+        query = query.where(col(OpenStep.sort_due) < filters.overdue_on)
     if filters.step is not None:
         query = query.where(col(OpenStep.step) == filters.step)
     if filters.assigned_to is not None:
         query = query.where(col(Case.assigned_to) == filters.assigned_to)
+    order = (col(OpenStep.sort_due), col(OpenStep.case_id), col(OpenStep.step), col(OpenStep.child))
     if after is not None:
-        key = tuple_(due, col(OpenStep.case_id), col(OpenStep.step), col(OpenStep.child))
-        query = query.where(key > tuple_(literal(after.due), literal(after.case_id), literal(after.step), literal(after.child)))
-    query = query.order_by(due, col(OpenStep.case_id), col(OpenStep.step), col(OpenStep.child)).limit(limit)
-    yield from session.exec(query)
+        query = query.where(
+            tuple_(*order) > tuple_(literal(after.due), literal(after.case_id), literal(after.step), literal(after.child))
+        )
+    rows = session.exec(query.order_by(*order).limit(limit))
+    return [(row[0], Listed(*row[1:])) for row in rows]
 
 
 def position(row: OpenStep) -> Position:
-    return Position(row.due_on or NO_DUE, row.case_id, row.step, row.child)
+    return Position(row.sort_due, row.case_id, row.step, row.child)
 
 
 def unsettled(session: Session, district: str) -> list[uuid.UUID]:
     """Open cases whose steps could not be worked out: each needs a caseworker's attention."""
     query = select(Case.id).where(col(Case.district) == district, col(Case.closed).is_(False), col(Case.steps_as_of).is_(None))
     return list(session.exec(query.order_by(col(Case.opened))))
-

@@ -14,8 +14,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from api.auth import Role
-from api.models import AuditRecord, OpenStep
-from api.worklist import refresh
+from api.models import AuditRecord, Case, OpenStep
+from api.worklist import refresh, verify
 from tests.service import Service
 
 FACTS = {"age": 34, "entry_channel": "self_referral", "needs": ["financial", "housing"], "consent_joint_handling": True}
@@ -167,3 +167,21 @@ class TestTheDailyRefresh:
         assert (first.cases, first.problems) == (second.cases, second.problems) == (3, 0)
         after = service.client.get(f"/units/{unit}/worklist", headers=service.headers()).json()["items"]
         assert after == before
+
+
+class TestVerify:
+    def test_finds_a_stored_state_that_is_not_the_logs(self, service: Service) -> None:
+        cases = [create(service, f"vf-{n}", today() - dt.timedelta(days=2)) for n in range(3)]
+        assert complete(service, cases[0]["id"], "actualisation", today()) == 201
+        assert verify(engine_of(service)).differences == []
+        with Session(engine_of(service)) as session:
+            row = session.get(Case, uuid.UUID(cases[1]["id"]))
+            assert row is not None and row.state is not None
+            row.state = {**row.state, "completed": [{"step": "actualisation", "on": today().isoformat()}]}
+            session.add(row)
+            stale = session.get(OpenStep, (uuid.UUID(cases[2]["id"]), "actualisation", -1))
+            assert stale is not None
+            session.delete(stale)
+            session.commit()
+        found = verify(engine_of(service))
+        assert found.cases == 3 and sorted(str(c) for c, _ in found.differences) == sorted([cases[1]["id"], cases[2]["id"]])

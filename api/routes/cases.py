@@ -18,22 +18,22 @@ from .. import metrics
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
-from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes
+from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes, fold
 from ..impact import NotMovable, logs_of, move_case
 from ..models import Case, CaseEvent, utcnow
 from ..schemas import CaseCreate, CaseOut, EventOut, FactsUpdate, Transfer
 from ..store import (
     audit,
-    case_and_log,
     case_for,
     checked_facts,
     decision,
     etag,
     if_match,
     log_of,
+    logged,
     process_version,
     published_process,
-    state_of,
+    state_now,
     today,
 )
 from ..worklist import store_steps
@@ -60,9 +60,11 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
     facts = checked_facts(compiled, body.facts, body.district)
     case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
     opening = CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject)
+    folded = fold(opened, logged([opening]))
+    case.state = folded.model_dump(mode="json")
     session.add(case)
     session.add(opening)
-    store_steps(session, case, decision(compiled, state_of(case, [opening], opened)))
+    store_steps(session, case, decision(compiled, folded.state(opened, facts, opened)), today(request))
     audit(session, principal, "create", case.id, case_district=case.district)
     try:
         session.commit()
@@ -112,9 +114,11 @@ def update_facts(
     # Facts the case's history cannot be decided with (a child removed whose step is recorded) are refused,
     # as such an event is: stored, they would break its next steps, its unit's overdue list and migration.
     entry = LoggedEvent(kind="facts_updated", on=on, payload={}, facts=facts)
-    decided = decision(compiled, state_of(case, log_of(session, case.id), on, entry))
+    state, folded = state_now(session, case, on, entry)
+    decided = decision(compiled, state)
     case.facts, case.row_version, case.updated_at = facts, expected + 1, utcnow()
-    store_steps(session, case, decided)
+    case.state = folded.model_dump(mode="json")
+    store_steps(session, case, decided, today(request))
     session.add(case)
     session.add(CaseEvent(case_id=case.id, kind="facts_updated", on=on, facts=facts, recorded_by=principal.subject))
     audit(session, principal, "update_facts", case.id, case_district=case.district)
@@ -177,8 +181,9 @@ def append_event(
         payload["completes"] = done.model_dump(mode="json", exclude_none=True)
     entry = LoggedEvent(kind=event.kind, on=event.on, payload=payload, facts=facts)
     # The event must leave a case the engine can decide: refuse it otherwise, before storing.
+    state, folded = state_now(session, case, event.on, entry)
     try:
-        decided = decide(compiled, state_of(case, log_of(session, case.id), event.on, entry))
+        decided = decide(compiled, state)
     except DecisionError as exc:
         # The engine names the completion (``completed[4].child``); the caller sent one field.
         raise invalid({key.rsplit(".", 1)[-1]: message for key, message in exc.problems.items()}) from None
@@ -196,11 +201,12 @@ def append_event(
     # Every write moves the ETag, a completed step too: facts checked against the history before this
     # event must not be stored after it unseen (PUT facts with the old ETag is then 412).
     case.facts = facts if facts is not None else case.facts
+    case.state = folded.model_dump(mode="json")
     case.row_version += 1
     case.updated_at = utcnow()
     if event.kind == "case_closed":
         case.closed, case.closed_on = True, event.on
-    store_steps(session, case, decided)
+    store_steps(session, case, decided, today(request))
     session.add(case)
     audit(session, principal, "append_event", case.id, case_district=case.district)
     session.commit()
@@ -230,10 +236,11 @@ def next_steps(
 ) -> Decision:
     """The open steps, units, due dates and pending guarantees (never the facts): for the case's
     caseworkers, and for its district's manager."""
-    case, events = case_and_log(session, principal, case_id, "next_steps", writer, managers=True)
+    case = case_for(session, principal, case_id, "next_steps", writer=writer, managers=True)
     compiled = process_version(request, session, case.process_version)
+    state, _ = state_now(session, case, on or today(request))
     session.close()  # end the read before deciding: no transaction held open while computing
-    result = decision(compiled, state_of(case, events, on or today(request)))
+    result = decision(compiled, state)
     metrics.decision_made("next_steps")
     writer.write(principal, "next_steps", case.id, case_district=case.district)
     return result

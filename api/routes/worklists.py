@@ -16,11 +16,11 @@ from engine import CompiledProcess
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
-from ..models import Case, OpenStep, utcnow
+from ..models import OpenStep, utcnow
 from ..pseudonym import ID_PATTERN
 from ..schemas import AssignmentIn, CaseOut, OverdueStep, WorkItem, Worklist
 from ..store import audit, case_for, etag, if_match, process_version, registry, today
-from ..worklist import MAX_PAGE, Cursors, Filters, position, unsettled, worklist
+from ..worklist import MAX_PAGE, Cursors, Filters, Listed, position, unsettled, worklist
 from .deps import audit_writer, db, reader_db
 
 router = APIRouter(tags=["worklists"])
@@ -98,7 +98,7 @@ def unit_worklist(
     )
 
 
-def _versions(request: Request, session: Session, rows: list[tuple[OpenStep, Case]]) -> dict[str, CompiledProcess | None]:
+def _versions(request: Request, session: Session, rows: list[tuple[OpenStep, Listed]]) -> dict[str, CompiledProcess | None]:
     """The listed cases' process versions, for the steps' labels; None for one this service cannot read
     (its cases are listed as problems: one such case never takes a list down)."""
     out: dict[str, CompiledProcess | None] = {}
