@@ -12,7 +12,9 @@ loopback at 64 concurrent connections against
 
 Goal (issue 4): (c) ≥ 80 % of (b)'s requests/s with p99 ≤ 1.5 × (b)'s.
 On PostgreSQL also (d): (c) through two instances on the one database, the connections
-shared out between them (issue 12), beside (c) through one.
+shared out between them (issue 12), beside (c) through one.  And (e): (c) while one client
+polls a unit's worklist as fast as it answers (issue 16: the list once decided every open case
+of the district per call and cut next steps to a third), beside (c) alone.
 The load generator shares the machine's cores with the server: figures are for
 comparing the three endpoints in one run, not absolute capacity.
 
@@ -22,10 +24,13 @@ Run: .venv/bin/python bench/api.py [--seconds 10] [--cases 200] [--connections 6
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -109,6 +114,26 @@ def _figures(url: str, output: str) -> tuple[float, float, float]:
     return rps, percentile("50"), percentile("99")
 
 
+@contextlib.contextmanager
+def polling(server: ServerProcess, unit: str) -> Iterator[Callable[[], int]]:
+    """One client asking for the unit's worklist again and again while the block runs; how many pages it got."""
+    stop, count = threading.Event(), [0]
+
+    def poll() -> None:
+        with httpx.Client(base_url=server.url, headers=server.headers(), timeout=30) as client:
+            while not stop.is_set():
+                assert client.get(f"/units/{unit}/worklist", params={"limit": 50}).status_code == 200
+                count[0] += 1
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield lambda: count[0]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run(kind: str, postgres: PostgresServer | None, args: argparse.Namespace, tmp: Path) -> None:
     where = tmp / kind
     where.mkdir()
@@ -126,6 +151,9 @@ def run(kind: str, postgres: PostgresServer | None, args: argparse.Namespace, tm
             script = where / f"{name[1]}.lua"
             script.write_text(LUA % {"ids": ",".join(f'"{i}"' for i in ids), "token": token, "prefix": prefix, "suffix": suffix})
             rows[name] = wrk(server.url, script, args.seconds, args.connections)
+        with polling(server, "mottagningsenheten") as polls:
+            rows["(e) next steps, a worklist polled"] = wrk(server.url, script, args.seconds, args.connections)
+        worklist_polls = polls()
         if postgres is not None:
             # A second instance on the same database (issue 12): the same load shared out over both.
             second = ServerProcess(settings_for(url, copy_processes(where / "second")), where).start()
@@ -143,6 +171,8 @@ def run(kind: str, postgres: PostgresServer | None, args: argparse.Namespace, tm
     print(
         f"  next steps vs audited read: {c[0] / b[0]:.0%} of the throughput (goal ≥ 80 %), p99 {c[2] / b[2]:.2f}× (goal ≤ 1.5×)"
     )
+    e = rows["(e) next steps, a worklist polled"]
+    print(f"  a worklist polled meanwhile ({worklist_polls} pages): next steps at {e[0] / c[0]:.0%} of the throughput alone")
     if "(d) next steps, 2 instances" in rows:
         d = rows["(d) next steps, 2 instances"]
         ratio = f"{d[0] / c[0]:.2f}× the throughput, p99 {d[2] / c[2]:.2f}×"
