@@ -32,7 +32,21 @@ from .headers import SecurityHeaders
 from .logs import AccessLog
 from .registry import Registry
 from .revocation import Revocations
-from .routes import bench, cases, change_pages, decide, diagrams, drafts, goals, pages, processes, reports, tokens, worklists
+from .routes import (
+    bench,
+    cases,
+    change_pages,
+    decide,
+    diagrams,
+    drafts,
+    goals,
+    pages,
+    processes,
+    reports,
+    tokens,
+    work_pages,
+    worklists,
+)
 from .routes.deps import once_started
 from .settings import Settings
 from .versions import VersionStore
@@ -101,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
-    for module in (cases, decide, drafts, processes, diagrams, reports, worklists, goals, pages, change_pages, tokens):
+    routers = (cases, decide, drafts, processes, diagrams, reports, worklists, goals, pages, work_pages, change_pages, tokens)
+    for module in routers:
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)
