@@ -21,6 +21,7 @@ import logging
 import queue
 import re
 import threading
+import urllib.parse
 import uuid
 from concurrent.futures import Future
 from typing import Any
@@ -174,11 +175,18 @@ class AuditWriter:
 
 # Route templates whose refusals are audited: cases, lists of cases, reports and the trail.
 _DISTRICT = re.compile(ID_PATTERN)
+
+
+def _query_district(scope: Scope) -> str | None:
+    query = urllib.parse.parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+    values: list[str] = query.get("district") or []
+    return values[0] if values else None
 # A draft's id or a version's hash, as the routes take them; anything else is not stored.
 _TARGET = re.compile(r"[0-9a-f-]{8,64}")
 AUDITED = (
     "/cases",
     "/units/{unit}/overdue",
+    "/units/{unit}/worklist",
     "/audit",
     "/reports",
     "/processes/{district}/drafts",
@@ -218,7 +226,8 @@ class AuditRefusals(HttpMiddleware):
                 case_id = None
         # A refused attempt on a district's drafts or versions is on that district's part of the trail.
         params = scope.get("path_params") or {}
-        district = params.get("district")
+        # A list names its district in the query: a refused attempt on it is that district's too.
+        district = params.get("district") or _query_district(scope)
         district = district if isinstance(district, str) and _DISTRICT.fullmatch(district) else None
         target = next((str(params[name]) for name in ("draft_id", "version") if name in params), None)
         target = target if target is not None and _TARGET.fullmatch(target) else None

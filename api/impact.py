@@ -188,6 +188,8 @@ def move_case(
     facts = entry.facts or case.facts
     payload = {"from_district": case.district, "from_version": case.process_version, "to_version": target.version}
     session.add(CaseEvent(case_id=case.id, kind=kind, on=on, payload=payload, facts=facts, recorded_by=principal.subject))
+    if district != case.district:
+        case.assigned_to = None  # the other district's caseworkers take it up
     case.district, case.facts, case.process_version = district, facts, target.version
     case.state = fold(case.opened, [*log, entry]).model_dump(mode="json")
     case.row_version += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -229,6 +229,6 @@ class Worklist(BaseModel):
 
 
 class AssignmentIn(_In):
-    assigned_to: str | None = Field(
-        max_length=128, pattern=r"^[^\s]+$", description="A caseworker's user id (the token's sub), `me`, or null to unassign."
-    )
+    # Only oneself: a free text here could hold anything (a client's pseudonym, a name) and would be
+    # shown on every list of the unit, managers' included.
+    assigned_to: Literal["me"] | None = Field(description="`me`: the case is yours (taken over from anyone); null: nobody's.")

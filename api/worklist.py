@@ -215,8 +215,10 @@ class Cursors:
             if not hmac.compare_digest(mac, hmac.new(self.key, body, hashlib.sha256).digest()[:16]):
                 raise refused
             due, case_id, step, child = json.loads(body)
-            return Position(dt.date.fromisoformat(due), uuid.UUID(case_id), str(step), int(child))
-        except (ValueError, TypeError, json.JSONDecodeError):
+            if not isinstance(child, int) or not -1 <= child < 1000:
+                raise refused
+            return Position(dt.date.fromisoformat(due), uuid.UUID(case_id), str(step), child)
+        except (ValueError, TypeError, OverflowError, json.JSONDecodeError):
             raise refused from None
 
 

@@ -115,7 +115,9 @@ class TestTheWorklist:
         assert len(rows) == pages and sorted(i for r in rows for i in r.case_ids or []) == sorted(i["case_id"] for i in seen)
         trail = service.client.get("/audit", params={"case_id": cases[3]["id"]}, headers=service.headers(Role.manager, "farsta"))
         assert trail.status_code == 200 and any(row["action"] == "worklist" for row in trail.json()), trail.text
-        manager = service.client.get(f"/units/{unit}/worklist", params={"district": "farsta"}, headers=service.headers(Role.manager))
+        manager = service.client.get(
+            f"/units/{unit}/worklist", params={"district": "farsta"}, headers=service.headers(Role.manager)
+        )
         assert manager.status_code == 200 and all(item["reference"] is None for item in manager.json()["items"])
 
     @pytest.mark.parametrize(
@@ -128,9 +130,21 @@ class TestTheWorklist:
         assert answer.status_code == status, answer.text
         assert service.client.get("/units/nowhere/worklist", headers=service.headers()).status_code == 404
 
+    def test_a_refused_list_is_on_the_districts_trail(self, service: Service) -> None:
+        unit, _ = self.unit_with_work(service)
+        assert (
+            service.client.get(f"/units/{unit}/worklist", params={"district": "jarva"}, headers=service.headers()).status_code
+            == 404
+        )
+        with Session(engine_of(service)) as session:
+            rows = session.exec(select(AuditRecord).where(AuditRecord.outcome == "not_found")).all()
+        assert [(r.action, r.case_district) for r in rows] == [("unit_worklist", "jarva")]
+
     def test_a_tampered_cursor_is_refused(self, service: Service) -> None:
         unit, _ = self.unit_with_work(service)
-        cursor = service.client.get(f"/units/{unit}/worklist", params={"limit": 2}, headers=service.headers()).json()["next_cursor"]
+        cursor = service.client.get(f"/units/{unit}/worklist", params={"limit": 2}, headers=service.headers()).json()[
+            "next_cursor"
+        ]
         tampered = cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB")
         answer = service.client.get(f"/units/{unit}/worklist", params={"cursor": tampered}, headers=service.headers())
         assert answer.status_code == 422 and "cursor" in answer.text
@@ -147,6 +161,14 @@ class TestTheWorklist:
             f"/cases/{mine['id']}/assignment", json={"assigned_to": None}, headers={**service.headers(), "If-Match": etag}
         )
         assert stale.status_code == 412
+        etag = assigned.headers["ETag"]
+        # Only oneself: free text (a client's pseudonym, say) would be shown on every list of the unit.
+        other = service.client.put(
+            f"/cases/{mine['id']}/assignment",
+            json={"assigned_to": mine["reference"]},
+            headers={**service.headers(), "If-Match": etag},
+        )
+        assert other.status_code == 422 and mine["reference"] not in other.text
         own = service.client.get(f"/units/{unit}/worklist", params={"assigned_to": "me"}, headers=service.headers()).json()
         assert [item["case_id"] for item in own["items"]] == [mine["id"]] and own["items"][0]["assigned_to"] == "anna"
         late = service.client.get(f"/units/{unit}/worklist", params={"overdue": True}, headers=service.headers()).json()

@@ -74,7 +74,7 @@ def unit_worklist(
     mine = principal.subject if assigned_to == "me" else assigned_to
     filters = Filters(district, unit, due_before, on if overdue else None, step, mine)
     rows = list(worklist(session, filters, limit + 1, after))
-    problems = unsettled(session, district) if after is None else []
+    problems = unsettled(session, district)[:MAX_PAGE] if after is None else []
     compiled = _versions(request, session, rows)
     session.close()
     page, more = rows[:limit], len(rows) > limit
@@ -186,7 +186,7 @@ def assign(
     session: DB,
     if_match_header: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
 ) -> CaseOut:
-    """Assign the case to a caseworker (`me`: yourself), or unassign it (null); needs If-Match."""
+    """Take the case (`me`), or leave it to nobody (null); needs If-Match."""
     expected = if_match(if_match_header)
     case = case_for(session, principal, case_id, "assign", lock=True)
     if case.row_version != expected:
@@ -197,10 +197,10 @@ def assign(
         raise ApiError(412, "the case has changed since you read it; read it again", {"ETag": current})
     if case.closed:
         raise ApiError(409, "the case is closed")
-    case.assigned_to = principal.subject if body.assigned_to == "me" else body.assigned_to
+    case.assigned_to = principal.subject if body.assigned_to == "me" else None
     case.row_version, case.updated_at = expected + 1, utcnow()
     session.add(case)
-    audit(session, principal, "assign", case.id, case_district=case.district)
+    audit(session, principal, "assign" if case.assigned_to else "unassign", case.id, case_district=case.district)
     session.commit()
     response.headers["ETag"] = etag(case)
     return CaseOut.model_validate(case, from_attributes=True)
