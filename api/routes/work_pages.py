@@ -1,14 +1,18 @@
-"""A caseworker's pages: their unit's work ("Att göra"), their district's open cases and a case.
+"""A caseworker's pages: their unit's work ("Att göra"), their district's open cases, and a case with
+its whole decision and the forms that act on it.
 
 "Att göra" lists over the JSON worklist's own route function and takes a case through the JSON
-assignment route, so the audit rows, filters, cursor and the row version's check are the service's.
-Login, the cookie and the page frame are routes/pages.py's; a posted form is read as
-routes/change_pages.py reads its own.
+assignment route.  On a case, "Markera som gjort" records a ``step_completed`` event through the
+JSON route's append_event and "Ändra uppgifter" puts the facts through its update_facts, If-Match
+the form's row version: the audit rows, the validation and the row version's check are the service's,
+the pages only say its refusals in Swedish.  Login, the cookie and the page frame are routes/pages.py's;
+a posted form is read as routes/change_pages.py reads its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -16,19 +20,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine import render_case
+from engine.decide import DeadlineInfo, NextStep, Reason
+from engine.schema import EffectiveProcess, FactSpec, parse_duration
 
 from ..audit import AuditWriter
 from ..auth import Principal, Role
 from ..errors import ApiError
+from ..events import StepCompleted
 from ..models import Case, OpenStep
-from ..schemas import AssignmentIn, Worklist
+from ..schemas import AssignmentIn, FactsUpdate, Worklist
 from ..store import case_for, decision, log_of, process_version, registry, state_of, today
 from ..worklist import MAX_PAGE
-from .change_pages import Form, Refused, refusal
+from .cases import append_event, update_facts
+from .change_pages import Form, Posted, Refused, refusal, release
 from .deps import db, reader_db
 from .pages import inline_svg, page, page_principal, safe_next
 from .worklists import CASE_PROBLEM, assign, unit_worklist
@@ -51,33 +60,6 @@ def cases_page(request: Request, session: Annotated[Session, Depends(reader_db)]
     return page(request, "cases.html", principal, cases=rows, label=state.label if state else principal.district)
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
-    request: Request, case_id: uuid.UUID, session: Annotated[Session, Depends(reader_db)], today_: dt.date | None = None
-) -> HTMLResponse:
-    principal = page_principal(request, Role.caseworker)
-    writer: AuditWriter = request.app.state.audit_writer
-    case = case_for(session, principal, case_id, "case_path", writer=writer)
-    compiled = process_version(request, session, case.process_version)
-    events = log_of(session, case.id)
-    session.close()
-    state = state_of(case, events, today_ or today(request))
-    result = decision(compiled, state)
-    svg = inline_svg(render_case(compiled, result, state))
-    writer.write(principal, "case_path", case.id)
-    label = compiled.process.district.label if compiled.process.district else case.district
-    return page(
-        request,
-        "case.html",
-        principal,
-        reference=case.reference,
-        label=label,
-        opened=case.opened,
-        version=case.process_version,
-        today=state.today,
-        decision=result,
-        svg=svg,
-    )
 
 
 # --- a caseworker's work: "Att göra" ----------------------------------------------------------
@@ -255,3 +237,285 @@ def take_case(
         said = STALE_TAKE if exc.status == 412 else TAKE_REFUSALS.get(exc.status) or refusal(exc)
         return work_view(request, reader, principal, view, exc.status, said)
     return RedirectResponse(back, status_code=303)
+
+
+# --- a case: the whole decision, and what a caseworker records on it ----------------------------
+
+ReaderDB = Annotated[Session, Depends(reader_db)]
+WriterDB = Annotated[Session, Depends(db)]
+# Facts the form edits; dates, lists (the children) and objects are shown as they are and kept as they are.
+EDITABLE = ("boolean", "enum", "integer", "set")
+STALE_FACTS = (
+    "Ärendet har ändrats sedan du öppnade sidan (någon har registrerat ett steg eller ändrat uppgifterna). "
+    "Dina ändringar har inte sparats: se uppgifterna som de är nu och gör om ändringen."
+)
+CASE_REFUSALS = {
+    403: "Det här får du inte göra.",
+    404: "Ärendet finns inte, eller hör inte till din stadsdel.",
+    409: "Ärendet är avslutat: ingenting mer kan registreras i det (ett nytt ärende är en ny aktualisering).",
+    412: STALE_FACTS,
+}
+EVENT_FIELDS = {
+    "step": "Steget finns inte i ärendets process. Ladda om sidan och försök igen.",
+    "child": "Barnet finns inte bland ärendets barn, eller steget görs inte per barn. Ladda om sidan och försök igen.",
+    "outcome": "Välj ett av stegets utfall.",
+    "on": "Ange dagen då steget gjordes som ÅÅÅÅ-MM-DD.",
+}
+IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: uuid.UUID, session: ReaderDB, today_: dt.date | None = None) -> HTMLResponse:
+    return case_view(request, session, page_principal(request, Role.caseworker), case_id, today_)
+
+
+def case_view(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    case_id: uuid.UUID,
+    today_: dt.date | None = None,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    writer: AuditWriter = request.app.state.audit_writer
+    case = case_for(session, principal, case_id, "case_path", writer=writer)
+    compiled = process_version(request, session, case.process_version)
+    events = log_of(session, case.id)
+    session.close()
+    state = state_of(case, events, today_ or today(request))
+    result = decision(compiled, state)
+    svg = inline_svg(render_case(compiled, result, state))
+    writer.write(principal, "case_path", case.id)
+    process = compiled.process
+    label = process.district.label if process.district else case.district
+    editable, shown = fact_fields(process.facts, case.facts)
+    return page(
+        request,
+        "case.html",
+        principal,
+        status,
+        error=error,
+        case=case,
+        reference=case.reference,
+        label=label,
+        opened=case.opened,
+        version=case.process_version,
+        today=state.today,
+        on=today(request),
+        decision=result,
+        steps=[step_view(process, step, state.today) for step in result.next_steps],
+        waiting=[step_view(process, step, state.today) for step in result.waiting],
+        guarantees=[{"item": g, "reasons": [reason_view(process, r) for r in g.reasons]} for g in result.pending_guarantees],
+        editable=editable,
+        shown=shown,
+        svg=svg,
+    )
+
+
+def step_view(process: EffectiveProcess, step: NextStep, on: dt.date) -> dict[str, Any]:
+    """A next step as the page says it: the deadline and how late it is in words, its reasons as sentences."""
+    declared = process.steps.get(step.step)
+    return {
+        "item": step,
+        "child": None if step.child is None else step.child + 1,
+        "deadline": deadline_text(step.deadline) if step.deadline else None,
+        "timing": timing(step, on),
+        "reasons": [reason_view(process, r) for r in step.reasons],
+        "outcomes": declared.outcomes if declared else {},
+        "waiting_for": [process.steps[s].label if s in process.steps else s for s in step.waiting_for],
+        # A fresh key per form: the same form sent twice (a reload) records the step once.
+        "key": uuid.uuid4().hex,
+    }
+
+
+def deadline_text(deadline: DeadlineInfo) -> str:
+    """``14d`` from ``report_received`` -> "inom 14 dagar från att orosanmälan om barn inkom"."""
+    months, days = parse_duration(deadline.within)
+    event = deadline.counts_from_label
+    # "Orosanmälan …" reads on in the sentence; a name ("SHIS …") keeps its capitals.
+    event = event[:1].lower() + event[1:] if event[1:2].islower() else event
+    if months == days == 0:
+        return f"samma dag som {event}"
+    amount = f"{months} {'månad' if months == 1 else 'månader'}" if months else f"{days} {'dag' if days == 1 else 'dagar'}"
+    return f"inom {amount} från att {event}"
+
+
+def timing(step: NextStep, on: dt.date) -> str | None:
+    if step.due is None:
+        return None
+    days = (on - step.due).days
+    if step.overdue:
+        return f"Försenat {days} {'dag' if days == 1 else 'dagar'}" if days > 0 else "Försenat"
+    if days == 0:
+        return "Ska göras i dag"
+    return f"{-days} {'dag' if days == -1 else 'dagar'} kvar"
+
+
+def reason_view(process: EffectiveProcess, reason: Reason) -> dict[str, Any]:
+    """Why a step is open, as a sentence from the process's own words: the step done before it and the
+    transition's Swedish label; the condition as written and the rule's file:line for implementers."""
+    condition = None if reason.condition in (None, "otherwise") else reason.condition
+    source, _, target = reason.rule.partition("->")
+    before = process.steps.get(source)
+    transition = before.transitions().get(target) if before else None
+    if reason.rule == "start":
+        text = "Varje ärende börjar med det här steget."
+    elif before is None or transition is None:
+        text = f"Regeln {reason.rule} ledde hit."
+    else:
+        text = f"Efter ”{before.label}”" + (f": {transition.label}" if transition.label else "")
+        text += " (inget av de andra villkoren gällde)." if reason.condition == "otherwise" else "."
+    return {"text": text, "condition": condition, "source": reason.source, "district": reason.origin == "district"}
+
+
+def fact_fields(vocabulary: dict[str, FactSpec], facts: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The facts form's fields (booleans, enums, integers, sets) with their current values, and the
+    facts it shows but does not edit.  The district is the case's own and not shown."""
+    editable, shown = [], []
+    for name, spec in vocabulary.items():
+        if name == "district":
+            continue
+        value = facts.get(name)
+        if spec.type in EDITABLE:
+            editable.append({"name": name, "spec": spec, "value": value})
+        elif value is not None:
+            shown.append({"label": spec.label, "text": fact_text(spec, value)})
+    return editable, shown
+
+
+def fact_text(spec: FactSpec, value: Any) -> str:
+    if spec.type == "boolean":
+        return "ja" if value else "nej"
+    if spec.type == "set" and isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "inga"
+    if spec.type == "object" and isinstance(value, dict) and spec.fields:
+        return _fields_text(spec.fields, value)
+    if spec.type == "list" and isinstance(value, list) and spec.fields:
+        fields = spec.fields
+        items = [f"{n}. {_fields_text(fields, item)}" for n, item in enumerate(value, 1) if isinstance(item, dict)]
+        return " · ".join(items) or "–"
+    return str(value)
+
+
+def _fields_text(fields: dict[str, FactSpec], value: dict[str, Any]) -> str:
+    return "; ".join(f"{fields[k].label}: {fact_text(fields[k], v)}" for k, v in value.items() if k in fields) or "–"
+
+
+@router.post("/cases/{case_id}/steps")
+def complete_step(request: Request, case_id: uuid.UUID, session: WriterDB, reader: ReaderDB, form: Form) -> Response:
+    """"Markera som gjort": a ``step_completed`` event through the JSON route's own append_event."""
+    principal = page_principal(request, Role.caseworker)
+    try:
+        form.check()
+        key = form.get("key")
+        if not IDEMPOTENCY_KEY.fullmatch(key):
+            raise Refused(422, "Formuläret är ofullständigt. Ladda om sidan och försök igen.")
+        try:
+            event = StepCompleted(
+                kind="step_completed",
+                step=form.get("step"),
+                child=form.optional("child"),
+                outcome=form.optional("outcome"),
+                on=form.optional("on") or today(request),
+            )
+        except ValidationError as exc:
+            raise event_refusal({str(e["loc"][0]) for e in exc.errors() if e["loc"]}) from None
+        try:
+            append_event(case_id, event, request, Response(), principal, session, idempotency_key=key)
+        except ApiError as exc:
+            if exc.status == 422 and exc.fields:
+                raise event_refusal({str(f["loc"][-1]) for f in exc.fields}) from None
+            raise
+    except ApiError as exc:
+        release(session)
+        return case_view(request, reader, principal, case_id, status=exc.status, error=case_refusal(exc))
+    return RedirectResponse(f"/ui/cases/{case_id}", status_code=303)
+
+
+def event_refusal(fields: set[str]) -> Refused:
+    said = [EVENT_FIELDS[f] for f in EVENT_FIELDS if f in fields] or ["Steget gick inte att registrera."]
+    return Refused(422, " ".join(said))
+
+
+def case_refusal(exc: ApiError) -> str:
+    if isinstance(exc, Refused):
+        return exc.message
+    if exc.status == 409 and "Idempotency-Key" in exc.message:
+        return "Formuläret har redan skickats med andra uppgifter. Ladda om sidan och försök igen."
+    return CASE_REFUSALS.get(exc.status) or refusal(exc)
+
+
+@router.post("/cases/{case_id}/facts")
+def change_facts(request: Request, case_id: uuid.UUID, session: WriterDB, reader: ReaderDB, form: Form) -> Response:
+    """"Ändra uppgifter": the case's facts through the JSON route's own update_facts, If-Match the form's row version."""
+    principal = page_principal(request, Role.caseworker)
+    try:
+        form.check()
+        seen = form.get("row_version")
+        if not seen.isdigit():
+            raise Refused(422, "Formuläret saknar ärendets version. Ladda om sidan och försök igen.")
+        # The facts as they are, with the form's fields over them: what the form does not edit stays as it is.
+        # The row is read unlocked here; update_facts locks it and refuses the form unless it is still
+        # at the form's version, so the facts kept are those the form was shown with.
+        case = case_for(session, principal, case_id, "update_facts")
+        compiled = process_version(request, session, case.process_version)
+        facts = posted_facts(form, compiled.process.facts, case.facts)
+        session.rollback()  # expires the case read here: the locked read below loads the row afresh
+        try:
+            update_facts(case_id, FactsUpdate(facts=facts), request, Response(), principal, session, f'"{seen}"')
+        except ApiError as exc:
+            if exc.status == 422 and exc.fields:
+                raise facts_refusal(compiled.process.facts, exc.fields) from None
+            raise
+    except ApiError as exc:
+        release(session)
+        return case_view(request, reader, principal, case_id, status=exc.status, error=case_refusal(exc))
+    return RedirectResponse(f"/ui/cases/{case_id}", status_code=303)
+
+
+def posted_facts(form: Posted, vocabulary: dict[str, FactSpec], current: dict[str, Any]) -> dict[str, Any]:
+    """The case's facts with the form's fields over them.  An empty field leaves the fact unknown; the
+    values are checked by the JSON route (the same vocabulary check as an API client's facts)."""
+    facts = dict(current)
+    for name, spec in vocabulary.items():
+        if name == "district" or spec.type not in EDITABLE:
+            continue
+        field = f"fact.{name}"
+        text = form.get(field)
+        if spec.type == "set":
+            chosen = [v for v in spec.values or [] if form.get(f"{field}.{v}") == "1"]
+            if chosen or name in facts:
+                facts[name] = chosen
+            continue
+        if not text:
+            facts.pop(name, None)
+        elif spec.type == "boolean":
+            if text not in ("ja", "nej"):
+                raise Refused(422, f"{spec.label}: välj ja, nej eller okänt.")
+            facts[name] = text == "ja"
+        elif spec.type == "integer":
+            try:
+                facts[name] = int(text)
+            except ValueError:
+                raise Refused(422, f"{spec.label}: ange ett heltal.") from None
+        else:
+            facts[name] = text
+    return facts
+
+
+def facts_refusal(vocabulary: dict[str, FactSpec], fields: list[dict[str, Any]]) -> Refused:
+    """The JSON route's refusal of the facts, field by field, in the form's words."""
+    said = []
+    for problem in fields:
+        loc = [p for p in problem["loc"] if p not in ("body", "facts")]
+        spec = vocabulary.get(str(loc[0])) if loc else None
+        if spec is None:
+            said.append("Uppgifterna godtogs inte. Ladda om sidan och försök igen.")
+        elif spec.type == "integer" and spec.min is not None:
+            said.append(f"{spec.label}: ange ett heltal från {spec.min} till {spec.max}.")
+        elif spec.type in ("enum", "set"):
+            said.append(f"{spec.label}: välj bland alternativen.")
+        else:
+            said.append(f"{spec.label}: uppgiften godtogs inte.")
+    return Refused(422, " ".join(dict.fromkeys(said)))
