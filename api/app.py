@@ -50,6 +50,7 @@ from .routes import (
 from .routes.deps import once_started
 from .settings import Settings
 from .versions import VersionStore
+from .worklist import Cursors
 
 log = logging.getLogger("brytupp.api")
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(no_personal_numbers)],
     )
     app.state.settings = settings
+    # Signed once: in development the key is read from a file, which no request should do again.
+    app.state.cursors = Cursors(settings.cursor_key())
     app.state.engine = engine
     app.state.reader = reader
     app.state.revocations = Revocations(reader, engine, settings.revocation_refresh)

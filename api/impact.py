@@ -43,7 +43,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -56,7 +55,7 @@ from engine.rules import Hit, Matcher, Rule, facts_key, rules_of
 from .auth import Principal
 from .events import LoggedEvent, case_state, fold
 from .models import Case, CaseEvent, utcnow
-from .store import audit
+from .store import audit, logs_of
 from .worklist import store_steps
 
 VersionOf = Callable[[str], CompiledProcess]
@@ -209,18 +208,6 @@ def open_cases(session: Session, district: str, chunk: int = CHUNK) -> Iterator[
         part = rows[start : start + chunk]
         logs = logs_of(session, [case_id for case_id, *_ in part])
         yield [OpenCase(*row, log=logs[row[0]]) for row in part]
-
-
-def logs_of(session: Session, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[LoggedEvent]]:
-    """The logs of these cases, in one statement."""
-    logs: dict[uuid.UUID, list[LoggedEvent]] = {case_id: [] for case_id in case_ids}
-    e = CaseEvent  # five columns: more than sqlmodel's select takes, so SQLAlchemy's, on the session's connection
-    query = sa.select(col(e.case_id), col(e.kind), col(e.on), col(e.payload), col(e.facts))
-    for case_id, kind, on, payload, facts in session.connection().execute(
-        query.where(col(e.case_id).in_(case_ids)).order_by(col(e.id))
-    ):
-        logs[case_id].append(LoggedEvent(kind=kind, on=on, payload=payload, facts=facts))
-    return logs
 
 
 def replay(session: Session, district: str, target: CompiledProcess, today: dt.date, version_of: VersionOf) -> Impact:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from fastapi import Request
 from sqlmodel import Session, col, select
 
@@ -17,7 +19,7 @@ from engine.errors import BrytUppError
 from .audit import AuditWriter, record
 from .auth import Principal, Role
 from .errors import ApiError, invalid
-from .events import Folded, LoggedEvent, case_state, fold
+from .events import Folded, LoggedEvent, fold
 from .models import AuditRecord, Case, CaseEvent, CurrentVersion, ProcessVersion
 from .registry import Registry
 from .versions import build_stored
@@ -124,11 +126,19 @@ def folded_of(session: Session, case: Case) -> Folded:
     """The case's log folded: as stored with the case, or (a case from before that) folded from the log."""
     if case.state is not None:
         return Folded.model_validate(case.state)
-    return fold(case.opened, logged(log_of(session, case.id)))
+    return fold(case.opened, logs_of(session, [case.id])[case.id])
 
 
-def logged(events: list[CaseEvent]) -> list[LoggedEvent]:
-    return [LoggedEvent(kind=e.kind, on=e.on, payload=e.payload, facts=e.facts) for e in events]
+def logs_of(session: Session, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[LoggedEvent]]:
+    """The logs of these cases, in one statement."""
+    logs: dict[uuid.UUID, list[LoggedEvent]] = {case_id: [] for case_id in case_ids}
+    e = CaseEvent  # five columns: more than sqlmodel's select takes, so SQLAlchemy's, on the session's connection
+    query = sa.select(col(e.case_id), col(e.kind), col(e.on), col(e.payload), col(e.facts))
+    for case_id, kind, on, payload, facts in session.connection().execute(
+        query.where(col(e.case_id).in_(case_ids)).order_by(col(e.id))
+    ):
+        logs[case_id].append(LoggedEvent(kind=kind, on=on, payload=payload, facts=facts))
+    return logs
 
 
 def state_now(session: Session, case: Case, on: dt.date, extra: LoggedEvent | None = None) -> tuple[CaseState, Folded]:
@@ -139,14 +149,6 @@ def state_now(session: Session, case: Case, on: dt.date, extra: LoggedEvent | No
         folded = folded.add(extra, case.opened)
     facts = extra.facts if extra is not None and extra.facts is not None else case.facts
     return folded.state(case.opened, facts, on), folded
-
-
-def state_of(case: Case, events: list[CaseEvent], on: dt.date, extra: LoggedEvent | None = None) -> CaseState:
-    log = logged(events)
-    if extra is not None:
-        log.append(extra)
-    facts = extra.facts if extra is not None and extra.facts is not None else case.facts
-    return case_state(case.opened, facts, log, on)
 
 
 def decision(compiled: CompiledProcess, state: CaseState) -> Decision:

@@ -38,6 +38,7 @@ from engine.errors import BrytUppError
 from .errors import invalid
 from .events import Folded, fold
 from .models import Case, OpenStep, ProcessVersion
+from .store import logs_of
 from .versions import build_stored
 
 # A step without a due date (its deadline's event has not happened) sorts after every dated one.
@@ -85,8 +86,6 @@ def refresh(
 ) -> Refreshed:
     """Decide every open case for ``today`` and store its open steps, a batch per transaction.
     ``version_of`` finds a case's process version (default: built from the texts stored with it)."""
-    from .impact import logs_of
-
     version_of = version_of or _stored_versions()
     with Session(engine) as session:
         ids = list(session.exec(select(Case.id).where(col(Case.closed).is_(False)).order_by(col(Case.id))))
@@ -129,8 +128,6 @@ def verify(
 ) -> Verified:
     """Fold every case's log again and compare with what is stored with it: the fold, and for an
     open case its open steps as decided on the day they were stored.  Reads only."""
-    from .impact import logs_of
-
     version_of = version_of or _stored_versions()
     with Session(engine) as session:
         ids = list(session.exec(select(Case.id).order_by(col(Case.id))))

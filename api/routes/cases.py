@@ -19,7 +19,7 @@ from ..audit import AuditWriter
 from ..auth import Principal, Role, require
 from ..errors import ApiError, invalid, problem_responses
 from ..events import EventIn, EventProblem, LoggedEvent, changed_facts, completes, fold
-from ..impact import NotMovable, logs_of, move_case
+from ..impact import NotMovable, move_case
 from ..models import Case, CaseEvent, utcnow
 from ..schemas import CaseCreate, CaseOut, EventOut, FactsUpdate, Transfer
 from ..store import (
@@ -30,7 +30,7 @@ from ..store import (
     etag,
     if_match,
     log_of,
-    logged,
+    logs_of,
     process_version,
     published_process,
     state_now,
@@ -60,7 +60,7 @@ def create_case(body: CaseCreate, request: Request, response: Response, principa
     facts = checked_facts(compiled, body.facts, body.district)
     case = Case(district=body.district, reference=body.reference, facts=facts, opened=opened, process_version=compiled.version)
     opening = CaseEvent(case_id=case.id, kind="case_opened", on=opened, facts=facts, recorded_by=principal.subject)
-    folded = fold(opened, logged([opening]))
+    folded = fold(opened, [LoggedEvent(kind=opening.kind, on=opened, payload={}, facts=facts)])
     case.state = folded.model_dump(mode="json")
     session.add(case)
     session.add(opening)

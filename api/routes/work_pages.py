@@ -34,7 +34,7 @@ from ..errors import ApiError
 from ..events import StepCompleted
 from ..models import Case, OpenStep
 from ..schemas import AssignmentIn, FactsUpdate, Worklist
-from ..store import case_for, decision, log_of, process_version, registry, state_of, today
+from ..store import case_for, decision, process_version, registry, state_now, today
 from ..worklist import MAX_PAGE
 from .cases import append_event, update_facts
 from .change_pages import Form, Posted, Refused, refusal, release
@@ -281,9 +281,8 @@ def case_view(
     writer: AuditWriter = request.app.state.audit_writer
     case = case_for(session, principal, case_id, "case_path", writer=writer)
     compiled = process_version(request, session, case.process_version)
-    events = log_of(session, case.id)
+    state, _ = state_now(session, case, today_ or today(request))
     session.close()
-    state = state_of(case, events, today_ or today(request))
     result = decision(compiled, state)
     svg = inline_svg(render_case(compiled, result, state))
     writer.write(principal, "case_path", case.id)

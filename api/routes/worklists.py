@@ -69,7 +69,7 @@ def unit_worklist(
     """The unit's open steps over its district's open cases, overdue first, then by due date."""
     district, _ = unit_of(request, principal, unit, district)
     on = today(request)
-    cursors = Cursors(request.app.state.settings.cursor_key())
+    cursors: Cursors = request.app.state.cursors
     after = cursors.decode(cursor) if cursor is not None else None
     mine = principal.subject if assigned_to == "me" else assigned_to
     filters = Filters(district, unit, due_before, on if overdue else None, step, mine)
