@@ -26,7 +26,7 @@ postgresql:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; }
 
-# tests/test_api_deploy.py runs the service once behind Debian's PgBouncer (transaction mode).
+# tests/api/test_deploy.py runs the service once behind Debian's PgBouncer (transaction mode).
 pgbouncer:
 	@test -x /usr/sbin/pgbouncer || command -v pgbouncer >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -38,7 +38,7 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
-# tests/test_deploy_files.py checks deploy/'s units with systemd-analyze (Debian's systemd; no running systemd needed).
+# tests/api/test_deploy_files.py checks deploy/'s units with systemd-analyze (Debian's systemd; no running systemd needed).
 systemd:
 	@command -v systemd-analyze >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

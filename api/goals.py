@@ -57,7 +57,7 @@ defaults; each can also be set in the environment as ``BRYTUPP_GOAL_<FIELD>``):
    [``referral_baseline_year`` = 2024].  With no referrals in the baseline year
    the value is undefined (``null``).  SHIS Mellanbo is the only referral the
    service records (``ReferralSent.to``), so the payload is not read (the count
-   is answered from an index); tests/test_goals.py fails if another target is
+   is answered from an index); tests/api/test_goals.py fails if another target is
    added, as this count would then have to filter on ``payload.to``.
 
 5. **Schooling within a week** (target ≥ 95 %).  Denominator: school-age
@@ -88,7 +88,7 @@ range, missing or null, or a payload, facts or child that is not a JSON object,
 is simply not counted: the placement it belongs to is not in the denominator
 (goal 2's ``completed``; goal 5's child), or is not followed by housing or
 schooling (the numerator).  The case's own ``facts`` are not read.
-tests/test_goals_robust.py writes such values straight into the database.
+tests/api/test_goals_robust.py writes such values straight into the database.
 
 How it runs: each query is shaped for both databases' planners (an outer
 join grouped per placement rather than an ``EXISTS`` per row, which PostgreSQL

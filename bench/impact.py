@@ -8,7 +8,7 @@ bulk-inserted through the models.  Timed per size, beside a baseline in the same
 
   (a) reading the open cases and their logs as the replay does (``api.impact.open_cases``), nothing else;
   (b) ``replay``: that read, and every case decided on its own version and on the draft
-      (tests/test_impact.py's edits of farsta.yaml: a role to another unit, a tighter
+      (tests/api/test_impact.py's edits of farsta.yaml: a role to another unit, a tighter
       deadline, a step removed), compared and classified.
 
 Goal: 10,000 open cases replayed in ≤ 10 s.  Each is timed on a cold run (the engine's
@@ -45,7 +45,7 @@ from api.models import Case, CaseEvent  # noqa: E402
 from engine import CompiledProcess  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
 from tests.service import Service, copy_processes, fresh_database, settings_for  # noqa: E402
-from tests.test_impact import EDITS, draft, version_of  # noqa: E402
+from tests.api.test_impact import EDITS, draft, version_of  # noqa: E402
 
 TODAY = dt.date(2025, 6, 2)
 STEPS = ["actualisation", "intake_registration", "initial_safety_assessment", "risk_assessment", "consent_joint_handling"]

@@ -40,7 +40,7 @@ and reasons; the Decision and its lists are each caller's own.
 A decision's work grows linearly with the facts: every child has its own step
 instances, so nothing is worked out per instance by going through all the
 others (a deadline's event date, a join's open branches), and the matcher sends
-no list in a child's fact.  tests/test_decide.py counts the work for 20, 40 and
+no list in a child's fact.  tests/engine/test_decide.py counts the work for 20, 40 and
 80 children.
 """
 
@@ -162,7 +162,7 @@ def _built(cls: type[M], values: dict[str, Any]) -> M:
 
     Validating a NextStep costs ~5 µs and ``model_construct`` ~8 µs (it walks every field for
     defaults and aliases); a decision makes several.  This is ``model_construct`` without that
-    walk; tests/test_decide.py checks it builds models equal to validated ones.
+    walk; tests/engine/test_decide.py checks it builds models equal to validated ones.
     """
     model = _new(cls)
     _set(model, "__dict__", values)

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 
 Written by hand and checked against the models on SQLite and PostgreSQL
-(tests/test_api_setup.py compares the migrated schema with SQLModel.metadata).
+(tests/api/test_setup.py compares the migrated schema with SQLModel.metadata).
 """
 
 from __future__ import annotations
