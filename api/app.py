@@ -14,9 +14,9 @@ import threading
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -123,12 +123,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=str(resources.files("fastapi_swagger") / "resources")), name="swagger")
     app.mount("/static/app", StaticFiles(directory=Path(__file__).parent / "static"), name="app")
 
     @app.exception_handler(pages.LoginNeeded)
     async def _login(_request: Request, exc: pages.LoginNeeded) -> RedirectResponse:
         return RedirectResponse("/ui/login?" + urllib.parse.urlencode({"next": exc.next_url}), status_code=303)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """People who open the service's address land on the pages, not on a bare 404."""
+        return RedirectResponse("/ui", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

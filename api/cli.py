@@ -53,7 +53,7 @@ def serve(
     updates = {k: v for k, v in given.items() if v is not None}
     settings = settings.model_copy(update=updates)
     err.print(
-        f"Bryt upp service on http://{settings.host}:{settings.port}  (API docs: /docs; {settings.workers} worker(s))",
+        f"Bryt upp service on http://{settings.host}:{settings.port}  (pages /ui, API docs /docs; {settings.workers} worker(s))",
         markup=False,
     )
     # Uvicorn's access log and its WebSocket lines carry the query string: the app writes its own (api/logs.py).

@@ -194,3 +194,20 @@ def test_the_api_docs_run_under_their_content_security_policy(browser: Browser, 
     session.page.wait_for_selector("#swagger-ui .swagger-ui")
     session.page.wait_for_load_state("networkidle")
     assert violations == []
+
+
+def test_the_api_docs_list_the_operations(browser: Browser, server: ServerProcess) -> None:
+    """The spec is OpenAPI 3.1: Swagger UI 4 showed "Unable to render this definition" for it."""
+    session = Session(browser.new_context().new_page())
+    session.page.goto(server.url + "/docs")
+    session.page.wait_for_selector(".opblock-summary-path", timeout=15_000)
+    paths = set(session.page.locator(".opblock-summary-path").all_inner_texts())
+    assert {"/cases", "/cases/{case_id}/next-steps", "/units/{unit}/worklist"} <= {p.replace("\u200b", "") for p in paths}
+    assert session.page.locator("text=Unable to render this definition").count() == 0
+    session.shot("api-docs")
+
+
+def test_the_service_address_leads_to_the_pages(browser: Browser, server: ServerProcess) -> None:
+    session = Session(browser.new_context().new_page())
+    session.page.goto(server.url + "/")
+    assert "/ui/login" in session.page.url
