@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reader = reader
     app.state.revocations = Revocations(reader, engine, settings.revocation_refresh)
     app.state.verifier = Verifier(settings, revoked=once_started(app, app.state.revocations.is_revoked))
-    errors.install(app)
+    errors.install(app, page=pages.error_page)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, draft_limit=settings.max_draft_bytes)
     app.add_middleware(errors.Incidents)
     # Outside Incidents, so that an unhandled error's 500 is audited as the refusals are.

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import core_schema
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -224,50 +224,81 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ValidationProblem if status == 422 else Problem} for status in statuses}
 
 
-def install(app: FastAPI) -> None:
+# A page's answer to a refusal or failure under PAGES: (request, status, exception, incident) -> a page.
+PageError = typing.Callable[[Request, int, Exception, "str | None"], Response]
+PAGES = "/ui"
+
+
+def _on_page(request: Request) -> PageError | None:
+    # People follow links to /ui: they get a page in Swedish; programs get the JSON below.
+    page: PageError | None = getattr(request.app.state, "error_page", None)
+    return page if page is not None and request.url.path.startswith(PAGES) else None
+
+
+def install(app: FastAPI, page: PageError | None = None) -> None:
+    app.state.error_page = page
+
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
         headers = dict(exc.headers)
         if exc.status == 401:
             headers.setdefault("WWW-Authenticate", "Bearer")
+        if (on_page := _on_page(request)) is not None:
+            answer = on_page(request, exc.status, exc, None)
+            answer.headers.update(headers)
+            return answer
         body: dict[str, Any] = {"detail": exc.fields if exc.fields is not None else exc.message}
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if (on_page := _on_page(request)) is not None:
+            return on_page(request, 422, exc, None)
         return JSONResponse({"detail": field_problems(exc.errors(), request.scope.get("route"))}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (on_page := _on_page(request)) is not None:
+            answer = on_page(request, exc.status_code, exc, None)
+            answer.headers.update(exc.headers or {})
+            return answer
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeout)
-    async def _database_down(_request: Request, exc: Exception) -> JSONResponse:
+    async def _database_down(request: Request, exc: Exception) -> Response:
         log.warning("database unavailable: %s", type(exc).__name__)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if (on_page := _on_page(request)) is not None:
+            answer = on_page(request, 503, exc, None)
+            answer.headers.update(headers)
+            return answer
         return JSONResponse(
-            {"detail": "the database is not reachable just now; try again shortly"},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            {"detail": "the database is not reachable just now; try again shortly"}, status_code=503, headers=headers
         )
 
     @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
             return await _database_down(request, exc)
-        return _incident(exc)
+        return _incident(exc, request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        return _incident(exc)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return _incident(exc, request)
 
 
-def _incident(exc: Exception) -> JSONResponse:
+def _incident(exc: Exception, request: Request | None = None) -> Response:
     incident = uuid.uuid4().hex[:12]
     # Type and frames, not the traceback: a database error's message repeats the row it refused.
     fields = exception_fields(exc)
     log.error("incident %s: %s", incident, fields["exception"], extra={"incident": incident, "request_id": request_id()} | fields)
+    if request is not None and (on_page := _on_page(request)) is not None:
+        try:
+            return on_page(request, 500, exc, incident)
+        except Exception:  # the page itself failed (the database, a template): the plain answer still goes out
+            log.warning("incident %s: the error page failed too", incident)
     return JSONResponse({"detail": f"internal error (incident {incident})"}, status_code=500)
 
 
@@ -289,6 +320,6 @@ class Incidents(HttpMiddleware):
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:
-            response = _incident(exc)
+            response = _incident(exc, Request(scope) if scope.get("app") is not None else None)
             if not started:
                 await response(scope, receive, send)

@@ -32,7 +32,10 @@ from ..schemas import ApproveIn, ProposeIn, RejectIn
 from ..store import registry
 from .deps import db, reader_db
 from .drafts import publications
-from .pages import READERS, inline_svg, local_time, page, page_principal, same_site
+
+# Refused is re-exported: the work pages word their refusals with it too.
+from .pages import READERS, REFUSALS, inline_svg, local_time, page, page_principal, same_site
+from .pages import Refused as Refused
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -53,15 +56,6 @@ IMPACT_COUNTS = {
     "already_on_target": "Redan på versionen",
 }
 ACTIONS = {"propose": "draft_proposed", "approve": "draft_approved", "reject": "draft_rejected"}
-REFUSALS = {
-    403: "Det här får du inte göra.",
-    404: "Finns inte, eller hör inte till dina stadsdelar.",
-    409: "Det går inte just nu.",
-    412: "Utkastet har ändrats sedan du öppnade sidan. Ladda om sidan och försök igen.",
-    413: "Filen är för stor.",
-    415: "Sidan tar bara emot sina egna formulär.",
-    422: "Uppgifterna godtogs inte.",
-}
 # The service's refusals as staff say them; any other is shown after the status's sentence as the service wrote it.
 SAYINGS = (
     ("four eyes", "Ingen beslutar om ett utkast som hen själv har skrivit eller föreslagit (fyra ögon)."),
@@ -81,10 +75,6 @@ FIELD_RULES = {
     "reference": "Diarienumret får ha högst 64 tecken: bokstäver, siffror, mellanslag och . / : _ -",
 }
 FOREIGN_POST = "Formuläret skickades inte från den här webbplatsen och avvisades. Ladda om sidan och försök igen."
-
-
-class Refused(ApiError):
-    """A refusal the pages word themselves, in Swedish: shown as it is."""
 
 
 def refusal(exc: ApiError) -> str:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -39,6 +40,27 @@ ROLES = {"caseworker": "handläggare", "implementer": "processansvarig", "manage
 READERS = (Role.manager, Role.implementer, Role.process_owner)
 
 
+# A refusal's sentence on a page, by status: the service's own messages are English and for programs.
+REFUSALS = {
+    400: "Sidan fick en begäran som den inte kan läsa.",
+    403: "Det här får du inte göra.",
+    404: "Finns inte, eller hör inte till dina stadsdelar.",
+    405: "Sidan går inte att använda på det sättet.",
+    409: "Det går inte just nu.",
+    412: "Utkastet har ändrats sedan du öppnade sidan. Ladda om sidan och försök igen.",
+    413: "Filen är för stor.",
+    415: "Sidan tar bara emot sina egna formulär.",
+    422: "Uppgifterna godtogs inte.",
+    429: "För många försök just nu. Vänta en stund och försök igen.",
+    500: "Något gick fel i tjänsten. Felet är loggat; försök igen om en stund.",
+    503: "Databasen svarar inte just nu. Försök igen om en stund.",
+}
+
+
+class Refused(ApiError):
+    """A refusal the pages word themselves, in Swedish: shown as it is."""
+
+
 class LoginNeeded(Exception):
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url
@@ -53,12 +75,41 @@ def page_principal(request: Request, *roles: Role) -> Principal:
     except ApiError:
         raise LoginNeeded(str(request.url.path)) from None
     if roles and principal.role not in roles:
-        raise ApiError(403, f"sidan kräver rollen {' eller '.join(ROLES[r] for r in roles)}")
+        raise Refused(403, f"Sidan kräver rollen {' eller '.join(ROLES[r] for r in roles)}.")
     return principal
 
 
 def page(request: Request, template: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, template, {"principal": principal, "roles": ROLES, **context}, status_code=status)
+
+
+def error_page(request: Request, status: int, exc: Exception, incident: str | None = None) -> HTMLResponse:
+    """A refusal or failure under /ui as a page in Swedish, with the navigation of whoever is logged in:
+    a person who followed a link gets a page, never the API's JSON.  Like the JSON answers it repeats
+    nothing that was sent; a query parameter is named, its value is not."""
+    if isinstance(exc, Refused):
+        said = exc.message
+    elif isinstance(exc, RequestValidationError):
+        located = (e.get("loc", ()) for e in exc.errors())
+        names = sorted({str(loc[-1]) for loc in located if len(loc) > 1 and loc[0] in ("query", "path")})
+        said = f"Adressen har ett värde som sidan inte kan använda: {', '.join(names)}." if names else REFUSALS[422]
+    else:
+        said = REFUSALS.get(status, "Det gick inte.")
+    if incident:
+        said += f" Ange felnummer {incident} om du kontaktar förvaltningen."
+    return page(request, "refused.html", _logged_in(request), status, error=said)
+
+
+def _logged_in(request: Request) -> Principal | None:
+    # The frame's navigation only: an error page never asks anyone to log in again.
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        principal: Principal = request.app.state.verifier.verify(token)
+    except Exception:
+        return None
+    return principal
 
 
 def safe_next(value: str | None) -> str:
@@ -188,7 +239,7 @@ def district_page(
     view = view if view in ("process", "diff") else "process"
     state = registry(request).snapshot.districts.get(district)
     if state is None or state.compiled is None:
-        raise ApiError(404, "ingen process för den stadsdelen")
+        raise Refused(404, "Det finns ingen process för den stadsdelen.")
     process = state.compiled.process
     return page(
         request,
@@ -290,8 +341,8 @@ def _goals(request: Request, years: str | None, principal: Principal) -> tuple[l
     this_year = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year
     try:
         chosen = year_range(years) if years else [this_year - 2, this_year - 1, this_year]
-    except ValueError as exc:
-        raise ApiError(422, f"år: {exc}") from None
+    except ValueError:
+        raise Refused(422, "Åren anges som ÅÅÅÅ eller ÅÅÅÅ-ÅÅÅÅ, till exempel 2023-2025, högst 50 år.") from None
     config: GoalSettings = request.app.state.settings.goals
     units, labels = units_by_district(registry(request).snapshot.districts, config)
     # The engine, not a session: the report's queries then run at once on their own connections.

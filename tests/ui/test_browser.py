@@ -207,6 +207,32 @@ def test_the_api_docs_list_the_operations(browser: Browser, server: ServerProces
     session.shot("api-docs")
 
 
+def test_the_token_field_submits_on_enter(browser: Browser, server: ServerProcess) -> None:
+    page = browser.new_context().new_page()
+    page.goto(server.url + "/ui/login")
+    page.fill("#token", server.headers(Role.manager, None)["Authorization"].removeprefix("Bearer "))
+    page.press("#token", "Enter")
+    page.wait_for_selector("#districts")
+
+
+def test_at_a_phones_width_the_header_stays_in_its_colour_and_nothing_scrolls_sideways(
+    browser: Browser, server: ServerProcess
+) -> None:
+    session = login(browser, server, Role.manager)
+    page = session.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/ui", "/ui/equality", "/ui/goals", "/ui/districts/farsta"):
+        page.goto(server.url + path)
+        header = page.locator("header").bounding_box()
+        assert header is not None and header["width"] <= 390, path
+        for part in ("header .brand", "header nav", "header .who"):
+            box = page.locator(part).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= header["x"] + header["width"] + 1, (path, part)
+            assert box["y"] + box["height"] <= header["y"] + header["height"] + 1, (path, part)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    session.shot("overview-390")
+
+
 def test_the_service_address_leads_to_the_pages(browser: Browser, server: ServerProcess) -> None:
     session = Session(browser.new_context().new_page())
     session.page.goto(server.url + "/")
