@@ -40,6 +40,7 @@ from .routes import (
     diagrams,
     drafts,
     goals,
+    manager_pages,
     pages,
     processes,
     reports,
@@ -118,8 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
-    routers = (cases, decide, drafts, processes, diagrams, reports, worklists, goals, pages, work_pages, change_pages, tokens)
-    for module in routers:
+    api_routers = (cases, decide, drafts, processes, diagrams, reports, worklists, goals, tokens)
+    page_routers = (pages, work_pages, change_pages, manager_pages)
+    for module in (*api_routers, *page_routers):
         app.include_router(module.router)
     if settings.bench_endpoints:
         app.include_router(bench.router)

@@ -1,20 +1,26 @@
-"""For managers: the audit trail (a unit's lists are in ``worklists.py``)."""
+"""For managers: the audit trail and the workload (a unit's lists are in ``worklists.py``)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from sqlalchemy import String, cast, or_
 from sqlmodel import Session, col, select
 
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
-from ..errors import invalid, problem_responses
+from ..errors import ApiError, invalid, problem_responses
 from ..models import AuditRecord
+from ..pseudonym import ID_PATTERN
 from ..schemas import AuditOut
+from ..store import registry, today
+from ..workload import Workload, workload
 from .deps import audit_writer, db, reader_db
 
 router = APIRouter(tags=["reports"])
@@ -78,3 +84,44 @@ def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
         return value.astimezone(dt.UTC)
     except OverflowError:
         raise invalid({name: "out of range: in UTC it falls outside the years 1–9999"}, where="query") from None
+
+
+@router.get(
+    "/reports/workload",
+    response_model=Workload,
+    responses=problem_responses(401, 403, 404, 422) | {200: {"content": {"text/csv": {}}}},
+)
+def workload_report(
+    request: Request,
+    principal: Annotated[Principal, require(Role.manager)],
+    session: ReadDB,
+    writer: Writer,
+    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="One district; default every one you see.")] = None,
+    format: Literal["json", "csv"] = "json",
+) -> Workload | Response:
+    """Open cases, and open and overdue steps by unit and by phase, per district: a district's
+    manager sees their own, the city's every district.  Counts only; 1–4 are shown as "<5" outside
+    the district (api/workload.py)."""
+    report = workload_for(request, principal, session, district)
+    writer.write(principal, "workload_report", case_district=district or principal.district)
+    if format == "csv":
+        out = io.StringIO()
+        csv.writer(out).writerows(report.to_csv_rows())
+        name = f"arbetslage-{district or principal.district or 'staden'}-{report.today.isoformat()}.csv"
+        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+    return report
+
+
+def workload_for(request: Request, principal: Principal, session: Session, district: str | None) -> Workload:
+    """The workload of the districts this manager sees that serve a process (``district``: only that one)."""
+    states = registry(request).snapshot.districts
+    seen = {d: s for d, s in states.items() if s.compiled is not None and principal.sees_district(d)}
+    if district is not None:
+        if district not in seen:  # another district's figures are as missing as an unknown district's
+            raise ApiError(404, "no such district for you")
+        seen = {district: seen[district]}
+    processes = {d: s.compiled for d, s in seen.items() if s.compiled is not None}
+    report = workload(session, principal, processes, {d: s.label for d, s in seen.items()}, today(request))
+    session.close()
+    return report
