@@ -5,38 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Mapping
-from typing import Any
 
 from engine import CompiledProcess
 from engine.case import CaseState, CompletedStep, DatedFacts
 from engine.decide import decide
-from engine.facts import CHILDREN
+from engine.language import CHILDREN, example_facts
 from engine.rules import PythonMatcher
-from engine.schema import FactSpec
 
 OPENED = dt.date(2025, 3, 3)
-
-
-def random_value(rng: random.Random, spec: FactSpec) -> Any:
-    if spec.type == "boolean":
-        return rng.random() < 0.3
-    if spec.type == "integer":
-        low, high = spec.bounds  # facts outside the declared range are refused, not decided
-        return rng.choice([n for n in (4, 9, 14, 16, 17, 19, 23, 31, 38, 45, 52, 66, 71, 84) if low <= n <= high] or [low])
-    if spec.type == "enum":
-        return rng.choice(spec.values or [])
-    if spec.type == "set":
-        return rng.sample(spec.values or [], rng.randint(0, 3))
-    if spec.type == "date":
-        return (OPENED + dt.timedelta(days=rng.randint(-20, 60))).isoformat()
-    if spec.type == "object":
-        return random_facts(rng, spec.fields or {})
-    return [random_facts(rng, spec.fields or {}) for _ in range(rng.choice([0, 0, 1, 1, 2, 3]))]
-
-
-def random_facts(rng: random.Random, vocabulary: Mapping[str, FactSpec]) -> dict[str, Any]:
-    return {name: random_value(rng, spec) for name, spec in vocabulary.items() if rng.random() < 0.7}
 
 
 def case_states(compiled: CompiledProcess, count: int, seed: int = 1, history: bool = False) -> list[CaseState]:
@@ -51,14 +27,14 @@ def case_states(compiled: CompiledProcess, count: int, seed: int = 1, history: b
     vocabulary = compiled.process.facts
     states = []
     for _ in range(count):
-        facts = random_facts(rng, vocabulary)
+        facts = example_facts(vocabulary, rng, OPENED)
         entries = [DatedFacts(on=OPENED, facts=facts)] if history else []
         change_on = rng.randint(1, 20) if history and rng.random() < 0.4 else None
         completed: list[CompletedStep] = []
         for day in range(rng.randint(0, 25)):
             on = OPENED + dt.timedelta(days=day)
             if day == change_on:
-                changed = random_facts(rng, vocabulary)
+                changed = example_facts(vocabulary, rng, OPENED)
                 facts = {**facts, **{name: changed[name] for name in [n for n in changed if n != CHILDREN][:2]}}
                 entries.append(DatedFacts(on=on, facts=facts))
             state = CaseState(facts=facts, history=entries, opened=OPENED, today=on, completed=completed)

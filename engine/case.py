@@ -3,7 +3,9 @@
 ``CaseState`` is the input of ``decide``.  Facts use the process's declared
 vocabulary (``facts:`` in the process file); ``normalize_facts`` checks them
 against it and fills the declared defaults (false for booleans, empty for sets
-and lists), so every later stage sees one shape.  A client is a pseudonymous
+and lists), so every later stage sees one shape.  What each fact type accepts,
+its default and its messages are its class's in ``language.facttypes``; this
+module walks a vocabulary with them, and writes the fast normalizer from them.  A client is a pseudonymous
 reference: no names or personal identity numbers appear here.
 
 What is wrong with a fact is said without repeating what was sent: the value or
@@ -23,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import BrytUppError, closest, did_you_mean
+from .language.facttypes import FACT_TYPES, fact_type
 from .schema import FactSpec, Step
 
 Unknown = dict[str, list[tuple[Any, str | None]]]  # object path -> [(key as sent, closest declared name)]
@@ -48,6 +51,10 @@ class _Problems(dict[str, str]):
     def __init__(self) -> None:
         super().__init__()
         self.unknown: Unknown = {}
+
+    def read(self, fields: Mapping[str, FactSpec], raw: Any, path: str) -> dict[str, Any]:
+        """An object nested in the facts, its problems recorded here (``facttypes.ReadObject``)."""
+        return _object(fields, raw, path, self)
 
 
 class CompletedStep(BaseModel):
@@ -139,7 +146,8 @@ class _Unusual(Exception):
 
 
 class _Plan:
-    """Writes a vocabulary's normalizer as straight-line Python, one function per object shape.
+    """Writes a vocabulary's normalizer as straight-line Python, one function per object shape,
+    from the lines each fact type gives (``FactType.plan``).
 
     With a function per fact, the calls cost more than the checks; written out, a case's
     facts are checked in a few µs.  Fact names are ids (``[a-z][a-z0-9_]*``), so they
@@ -164,6 +172,12 @@ class _Plan:
         read: Normalizer = self.env[name]
         return read
 
+    def constant(self, value: Any) -> str:
+        """A name the generated source reads ``value`` under."""
+        name = f"constant_{len(self.env)}"
+        self.env[name] = value
+        return name
+
     def function(self, fields: Mapping[str, FactSpec]) -> str:
         """Writes the reader of one object shape (nested ones first) and returns its name."""
         n = len(self.env)
@@ -176,53 +190,10 @@ class _Plan:
             "    get = raw.get",
         ]
         for i, (fact, spec) in enumerate(fields.items()):
-            body += [f"    v{i} = get({fact!r})", *self.check(f"v{i}", spec)]
+            body += [f"    v{i} = get({fact!r})", *fact_type(spec).plan(f"v{i}", spec, self)]
         body.append("    return {" + ", ".join(f"{fact!r}: v{i}" for i, fact in enumerate(fields)) + "}")
         self.lines += body
         return name
-
-    def check(self, v: str, spec: FactSpec) -> list[str]:
-        """Lines that leave the normalized value in ``v``, or raise _Unusual."""
-        kind = spec.type
-        if kind == "boolean":
-            return [f"    if {v} is None:", f"        {v} = False", f"    elif type({v}) is not bool:", "        raise _Unusual"]
-        if kind == "integer":
-            low, high = spec.bounds
-            return [f"    if {v} is not None and (type({v}) is not int or not {low} <= {v} <= {high}):", "        raise _Unusual"]
-        if kind in ("enum", "set"):
-            allowed = f"allowed_{len(self.env)}"
-            self.env[allowed] = frozenset(spec.values or ())
-            if kind == "enum":
-                return [f"    if {v} is not None and {v} not in {allowed}:", "        raise _Unusual"]
-            return [
-                f"    if {v} is None:",
-                f"        {v} = EMPTY",
-                f"    elif type({v}) in SEQUENCES and {allowed}.issuperset({v}):",
-                f"        {v} = frozenset({v})",
-                "    else:",
-                "        raise _Unusual",
-            ]
-        if kind == "date":
-            return [
-                f"    if {v} is not None and type({v}) is not date:",
-                f"        if type({v}) is str:",
-                f"            {v} = fromisoformat({v})",
-                f"        elif type({v}) is datetime:",
-                f"            {v} = {v}.date()",
-                "        else:",
-                "            raise _Unusual",
-            ]
-        read = self.function(spec.fields or {})
-        if kind == "object":  # a missing object still has its fields' defaults
-            return [f"    {v} = {read}({{}} if {v} is None else {v})"]
-        return [
-            f"    if {v} is None:",
-            f"        {v} = []",
-            f"    elif type({v}) is list and len({v}) <= {int(spec.max_items or 0)}:",
-            f"        {v} = [{read}(item) for item in {v}]",
-            "    else:",
-            "        raise _Unusual",
-        ]
 
 
 def _object(
@@ -235,7 +206,11 @@ def _object(
     if unknown:
         problems.unknown[path] = unknown
         problems[path] = _unknown_keys([close for _, close in unknown], fields, noun)
-    return {name: _value(spec, raw.get(name), f"{path}.{name}", problems) for name, spec in fields.items()}
+    out: dict[str, Any] = {}
+    for name, spec in fields.items():
+        value, at, kind, read = raw.get(name), f"{path}.{name}", FACT_TYPES[spec.type], problems.read
+        out[name] = kind.default(spec, at, read) if value is None else kind.normalize(spec, value, at, problems, read)
+    return out
 
 
 def _unknown_keys(close: list[str | None], fields: Mapping[str, FactSpec], noun: str) -> str:
@@ -244,62 +219,3 @@ def _unknown_keys(close: list[str | None], fields: Mapping[str, FactSpec], noun:
     suggested = list(dict.fromkeys(name for name in close if name is not None))
     hint = f"; did you mean {' or '.join(repr(name) for name in suggested)}?" if suggested else ""
     return f"{count}; the {noun}s are {', '.join(fields)}{hint}"
-
-
-def _value(spec: FactSpec, value: Any, path: str, problems: _Problems) -> Any:
-    kind = spec.type
-    if value is None:  # the declared defaults: a missing object still has its fields' defaults
-        if kind == "object":
-            return _object(spec.fields or {}, {}, path, problems)
-        return {"boolean": False, "set": frozenset(), "list": []}.get(kind)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            problems[path] = "expected true or false"
-        return value
-    if kind == "integer":
-        low, high = spec.bounds
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            problems[path] = f"expected a whole number from {low} to {high}"
-        return value
-    values = spec.values or []
-    if kind == "enum":
-        if value not in values:
-            problems[path] = f"expected one of {', '.join(values)}{_suggestion(value, values)}"
-        return value
-    if kind == "set":
-        items = value if isinstance(value, list | set | frozenset | tuple) else None
-        if items is None:
-            problems[path] = "expected a list of values"
-            return frozenset()
-        bad = next(((n, v) for n, v in enumerate(items, 1) if v not in values), None)
-        if bad is not None:
-            # Counted from 1: the message is prose; the path stays the set's own.
-            problems[path] = f"item {bad[0]} is not one of {', '.join(values)}{_suggestion(bad[1], values)}"
-            # A list or an object among the items cannot go into a set: keep the declared ones only.
-            return frozenset(v for v in items if isinstance(v, str) and v in values)
-        return frozenset(items)
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError:
-            problems[path] = "expected a date, YYYY-MM-DD"
-            return None
-    if kind == "object":
-        return _object(spec.fields or {}, value, path, problems)
-    if not isinstance(value, list):
-        problems[path] = "expected a list"
-        return []
-    if len(value) > (spec.max_items or 0):
-        # Nothing of a list longer than the process allows is read: each item costs work.
-        problems[path] = f"expected at most {spec.max_items} {path.rsplit('.', 1)[-1]}"
-        return []
-    return [_object(spec.fields or {}, item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
-
-
-def _suggestion(value: Any, values: list[str]) -> str:
-    """A declared value close to a text that was sent; nothing for anything else."""
-    return did_you_mean(value, values) if isinstance(value, str) else ""

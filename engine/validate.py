@@ -16,9 +16,8 @@ from typing import Any
 import networkx as nx
 
 from .compile import CompiledProcess
-from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, _compare
 from .errors import Finding, KeyPath, SourceMap, did_you_mean, sort_findings
-from .facts import CHILDREN, check_condition, children_fields, fact_spec
+from .language import CHILDREN, Domains, Expr, Otherwise, check_condition, evaluate_case, fact_spec, literal_text
 from .schema import STEP_OPENED, ProcessDocument, duration_is_longer
 
 Check = Callable[[CompiledProcess], Iterator[Finding]]
@@ -286,11 +285,10 @@ def _decide_branches(
 ) -> Iterator[Finding]:
     exprs = [(t, e) for t, e in conditions if e is not None and not isinstance(e, Otherwise)]
     has_otherwise = len(exprs) < len(conditions)
-    domains: dict[str, list[Any]] = {}
-    ranges: dict[str, tuple[int, int]] = {}
-    for _, expr in exprs:
-        if not _collect_domains(expr, c, domains, ranges):
-            return
+    collected = Domains(c.process.facts)
+    if not all(expr.accept(collected) for _, expr in exprs):
+        return
+    domains = collected.domains
     keys = sorted(domains)
     size = 1
     for k in keys:
@@ -300,7 +298,7 @@ def _decide_branches(
     overlap_reported = gap_reported = False
     for combo in itertools.product(*(domains[k] for k in keys)):
         env = dict(zip(keys, combo, strict=True))
-        holding = [t for t, e in exprs if _eval(e, env)]
+        holding = [t for t, e in exprs if evaluate_case(e, env)]
         if gateway == "exclusive" and len(holding) > 1 and not overlap_reported:
             overlap_reported = True
             yield _finding(
@@ -334,91 +332,9 @@ def _example(env: Mapping[str, Any]) -> str:
     def show(v: Any) -> str:
         if isinstance(v, frozenset):
             return "{" + ", ".join(sorted(v)) + "}"
-        return Literal(v, 0).__str__()
+        return literal_text(v)
 
     return ", ".join(f"{k}={show(v)}" for k, v in sorted(env.items()))
-
-
-def _collect_domains(
-    expr: Expr, c: CompiledProcess, domains: dict[str, list[Any]], ranges: dict[str, tuple[int, int]]
-) -> bool:
-    """Fill ``domains`` for the atoms ``expr`` reads, and ``ranges`` for the numbers among
-    them; False when undecidable."""
-    if isinstance(expr, Quantifier):
-        if expr.kind == "count":
-            collection = fact_spec(c.process.facts, expr.collection.path)
-            longest = collection.max_items if collection is not None and collection.max_items is not None else 0
-            ranges[str(expr)] = (0, longest)
-            domains.setdefault(str(expr), [0, longest])
-        else:
-            domains[str(expr)] = [False, True]
-        return True
-    if isinstance(expr, Name):
-        if expr.path[0] == "child":
-            spec = fact_spec(children_fields(c.process.facts) or {}, expr.path[1:])
-        else:
-            spec = fact_spec(c.process.facts, expr.path)
-        if spec is None or spec.type in ("date", "object", "list"):
-            return False
-        if spec.type == "boolean":
-            domains[str(expr)] = [False, True]
-        elif spec.type == "enum":
-            domains[str(expr)] = [None, *(spec.values or [])]
-        elif spec.type == "integer":
-            ranges[str(expr)] = spec.bounds
-            domains.setdefault(str(expr), [None, *sorted(set(spec.bounds))])
-        elif spec.type == "set":
-            domains.setdefault(str(expr), [frozenset()])
-        return True
-    if isinstance(expr, Literal):
-        return True
-    if isinstance(expr, Not):
-        return _collect_domains(expr.operand, c, domains, ranges)
-    if isinstance(expr, BoolOp):
-        return all(_collect_domains(o, c, domains, ranges) for o in expr.operands)
-    if isinstance(expr, Compare):
-        if not (_collect_domains(expr.left, c, domains, ranges) and _collect_domains(expr.right, c, domains, ranges)):
-            return False
-        for atom, value in ((expr.left, expr.right), (expr.right, expr.left)):
-            key = str(atom)
-            if key in domains and isinstance(value, Literal):
-                _refine(domains, key, value.value, ranges.get(key))
-        return True
-    return False
-
-
-def _refine(domains: dict[str, list[Any]], key: str, value: Any, bounds: tuple[int, int] | None) -> None:
-    """Add the cases a comparison with ``value`` distinguishes (numbers: within ``bounds``)."""
-    current = domains[key]
-    if (current and isinstance(current[-1], frozenset)) or current == [frozenset()]:
-        values = value if isinstance(value, tuple) else (value,)
-        tested = set().union(*current) | set(values)
-        subsets = itertools.chain.from_iterable(itertools.combinations(sorted(tested), n) for n in range(len(tested) + 1))
-        domains[key] = [frozenset(s) for s in subsets]
-        return
-    values = value if isinstance(value, tuple) else (value,)
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    if numbers:
-        extra = {near for v in numbers for near in (v - 1, v, v + 1)}
-        low, high = bounds if bounds is not None else (min(extra), max(extra))
-        domains[key] = sorted({v for v in current if v is not None} | {v for v in extra if low <= v <= high})
-        if None in current:
-            domains[key].insert(0, None)
-
-
-def _eval(expr: Expr, env: Mapping[str, Any]) -> Any:
-    if isinstance(expr, Literal):
-        return expr.value
-    if isinstance(expr, Name | Quantifier):
-        return env[str(expr)]
-    if isinstance(expr, Not):
-        return not _eval(expr.operand, env)
-    if isinstance(expr, BoolOp):
-        results = (bool(_eval(o, env)) for o in expr.operands)
-        return all(results) if expr.op == "and" else any(results)
-    if isinstance(expr, Compare):
-        return _compare(expr.op, _eval(expr.left, env), _eval(expr.right, env))
-    raise AssertionError(expr)
 
 
 # --- entry point -------------------------------------------------------------------------------
