@@ -48,8 +48,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import CaseState, CompiledProcess
 from engine.bpmn import python_condition
-from engine.conditions import Otherwise
 from engine.decide import back_edges
+from engine.language import Otherwise
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ET.register_namespace("bpmn", BPMN)

@@ -8,10 +8,10 @@ from .bpmn import bpmn_process_id, export_bpmn
 from .case import CaseState, CompletedStep, FactsError, normalize_facts
 from .compare import ProcessChanges, compare
 from .compile import CompiledProcess, compile_process, process_version
-from .conditions import ConditionSyntaxError, evaluate, parse_condition
 from .decide import Decision, DecisionError, decide
 from .equality import CellChange, EqualityMatrix, equality_changes, equality_from_build, equality_matrix
 from .errors import BrytUppError, Finding, Position, ProcessError
+from .language import ConditionSyntaxError, RulesError, evaluate, parse_condition
 from .load import load_document, load_override, load_process
 from .merge import merge_override
 from .pipeline import Build, Built, build
@@ -28,7 +28,7 @@ from .render import (
     render_changes,
     render_process,
 )
-from .rules import DurableMatcher, PythonMatcher, RulesError
+from .rules import DurableMatcher, PythonMatcher
 from .schema import DistrictOverride, EffectiveProcess, ProcessDocument, json_schema
 from .validate import CHECKS, validate_process
 

@@ -65,7 +65,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .compile import CompiledProcess, loop_edges
-from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier
+from .language import Expr, Otherwise
+from .language import python_source as _py
 from .schema import STEP_OPENED, Step
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -119,48 +120,6 @@ def python_condition(expr: Expr, step: Step | None = None) -> str:
     admitted = step.for_each_when.ast if step.for_each_when is not None else None  # type: ignore[attr-defined]
     where = f" if {_py(admitted, child='child')}" if admitted is not None else ""
     return f"any({_py(expr, child='child')} for child in ({CHILDREN} or ()){where})"
-
-
-def _py(expr: Expr, child: str | None = None, item: str | None = None, depth: int = 0) -> str:
-    if isinstance(expr, Literal):
-        return repr(expr.value)
-    if isinstance(expr, Name):
-        return _py_name(expr.path, child, item)
-    if isinstance(expr, Not):
-        return f"(not {_py(expr.operand, child, item, depth)})"
-    if isinstance(expr, BoolOp):
-        return "(" + f" {expr.op} ".join(_py(o, child, item, depth) for o in expr.operands) + ")"
-    if isinstance(expr, Quantifier):
-        collection = f"({_py(expr.collection, child, item, depth)} or ())"
-        if expr.body is None:
-            return f"len({collection})"
-        var = "item" if depth == 0 else f"item{depth}"
-        body = _py(expr.body, child, var, depth + 1)
-        if expr.kind == "count":
-            return f"sum(1 for {var} in {collection} if {body})"
-        return f"{expr.kind}({body} for {var} in {collection})"
-    if isinstance(expr, Compare):
-        left, right = _py(expr.left, child, item, depth), _py(expr.right, child, item, depth)
-        if expr.op in ("==", "!="):
-            return f"({left} {expr.op} {right})"
-        op = "not in" if expr.op == "notin" else expr.op
-        # A missing value (None) makes ordering and membership false, either way round.
-        guards = [f"{side} is not None" for side, e in ((left, expr.left), (right, expr.right)) if not isinstance(e, Literal)]
-        return "(" + " and ".join([*guards, f"{left} {op} {right}"]) + ")"
-    raise TypeError(f"cannot translate {expr!r}")
-
-
-def _py_name(path: tuple[str, ...], child: str | None, item: str | None) -> str:
-    # Inside any()/all()/count() every name is a field of the element, as conditions.evaluate reads it.
-    if item is not None:
-        text, rest = f"{item}.get({path[0]!r})", path[1:]
-    elif path[0] == "child" and child is not None:
-        text, rest = (f"{child}.get({path[1]!r})", path[2:]) if len(path) > 1 else (child, ())
-    else:
-        text, rest = path[0], path[1:]
-    for part in rest:  # a missing object reads as empty below it
-        text = f"({text} or {{}}).get({part!r})"
-    return text
 
 
 # --- the model, before it is XML ---------------------------------------------------------------

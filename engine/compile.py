@@ -21,8 +21,8 @@ from typing import Any
 
 import networkx as nx
 
-from .conditions import Expr
 from .errors import SourceMap
+from .language import Expr
 from .merge import source_of
 from .schema import EffectiveProcess, Step, Transition
 

@@ -63,9 +63,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from .cache import LruCache
 from .case import CaseState, CompletedStep, FactsError, fact_normalizer
 from .compile import CompiledProcess, loop_edges
-from .conditions import Otherwise, lookup
 from .errors import did_you_mean
-from .facts import CHILDREN
+from .language import CHILDREN, Otherwise, lookup
 from .rules import DurableMatcher, Hit, Matcher, transition_rule
 from .schema import STEP_OPENED, Contact, parse_duration
 

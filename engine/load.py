@@ -36,8 +36,8 @@ from ruamel.yaml.events import (
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from .conditions import ConditionSyntaxError
 from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you_mean
+from .language import ConditionSyntaxError
 from .schema import DistrictOverride, Model, ProcessDocument
 
 Document = ProcessDocument | DistrictOverride

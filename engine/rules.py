@@ -13,7 +13,7 @@ interface:
   process version, on a private host that never starts durable-rules'
   background threads (they crash under concurrent posting and lose results);
   every evaluation uses a fresh session that is deleted afterwards.
-* ``PythonMatcher`` evaluates the same conditions with ``conditions.evaluate``;
+* ``PythonMatcher`` evaluates the same conditions with ``language.evaluate``;
   it is the test oracle the durable-rules matcher is checked against.
 
 Each child is one more fact, holding only what the per-child rules read: never
@@ -38,13 +38,12 @@ facts' actions, so a catch-all rule handles every fact.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,15 +53,10 @@ from durable.engine import Host, MessageNotHandledException
 
 from .cache import LruCache
 from .compile import CompiledProcess
-from .conditions import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, evaluate
-from .errors import BrytUppError
-from .facts import CHILDREN
+from .language import CHILDREN, Expr, Otherwise, RulesError, Translator, evaluate, flatten_facts, rule_fields
+from .language import json_value as _json_value
 
 Hit = tuple[str, int | None]
-
-
-class RulesError(BrytUppError):
-    """The rules engine failed or a condition cannot be expressed for it."""
 
 
 @dataclass(frozen=True)
@@ -127,139 +121,6 @@ class _SyncHost(Host):  # type: ignore[misc]
         return None
 
 
-def _key(path: tuple[str, ...]) -> str:
-    return "__".join(path)
-
-
-class _Translator:
-    """Condition AST -> durable-rules JSON, in negation normal form.
-
-    The semantics are those of ``conditions.evaluate``: a missing value is
-    absent from the fact, ``!=`` holds for it, ordering comparisons do not.
-    """
-
-    def __init__(self, derived: dict[str, Expr]) -> None:
-        self.derived = derived  # field name -> count(…, body) expression computed in Python
-        self.per_child = False  # translating a rule that durable-rules asks of each child's fact
-
-    def field(self, name: Name, item: bool) -> str:
-        if item:
-            return "$i." + _key(name.path)
-        if name.path[0] == "child":
-            return "child__" + _key(name.path[1:])
-        return _key(name.path)
-
-    def __call__(self, expr: Expr, neg: bool = False, item: bool = False) -> dict[str, Any] | bool:
-        if isinstance(expr, Literal):
-            return bool(expr.value) != neg
-        if isinstance(expr, Name):
-            return {self.field(expr, item): not neg}
-        if isinstance(expr, Not):
-            return self(expr.operand, not neg, item)
-        if isinstance(expr, BoolOp):
-            parts = [self(o, neg, item) for o in expr.operands]
-            conj = (expr.op == "and") != neg
-            return _combine("$and" if conj else "$or", parts)
-        if isinstance(expr, Quantifier):
-            return self.quantifier(expr, neg, item)
-        if isinstance(expr, Compare):
-            return self.compare(expr, neg, item)
-        raise RulesError(f"cannot translate {expr}")
-
-    def quantifier(self, q: Quantifier, neg: bool, item: bool) -> dict[str, Any] | bool:
-        if q.kind == "count" or q.body is None:
-            raise RulesError(f"{q} is a number, not a condition")
-        if self.per_child and not item:
-            # The case's list in every child's fact would make a decision's cost grow with the
-            # square of the children: the quantifier is worked out once per case instead.
-            return {self.derived_key(q): not neg}
-        lst = self.field(q.collection, item)
-        if (q.kind == "any") != neg:  # any(b), or not all(b) == any(not b)
-            inner = self(q.body, q.kind == "all", True)
-            if isinstance(inner, bool):
-                return {"$gt": {lst + "__count": 0}} if inner else False
-            return {"$iany": {lst: inner}}
-        inner = self(q.body, q.kind == "any", True)  # all(b), or not any(b) == all(not b)
-        if inner is True:
-            return True
-        empty = {lst + "__count": 0}
-        return empty if inner is False else {"$or": [empty, {"$iall": {lst: inner}}]}
-
-    def operand_key(self, expr: Expr, item: bool) -> str | None:
-        if isinstance(expr, Name):
-            return self.field(expr, item)
-        if isinstance(expr, Quantifier) and expr.kind == "count":
-            if expr.body is None:
-                return self.field(expr.collection, item) + "__count"
-            return self.derived_key(expr)
-        return None
-
-    def derived_key(self, expr: Expr) -> str:
-        """The field holding ``expr``'s value, worked out in Python for the case."""
-        for existing, e in self.derived.items():
-            if e == expr:
-                return existing
-        key = f"derived__{len(self.derived)}"
-        self.derived[key] = expr
-        return key
-
-    def compare(self, c: Compare, neg: bool, item: bool) -> dict[str, Any] | bool:
-        op, left, right = c.op, c.left, c.right
-        if op in ("in", "notin"):
-            return self.membership(c, (op == "notin") != neg, item)
-        if isinstance(left, Literal) and not isinstance(right, Literal):
-            left, right = right, left
-            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
-        key = self.operand_key(left, item)
-        if key is None or not isinstance(right, Literal):
-            if isinstance(left, Literal) and isinstance(right, Literal):
-                return bool(evaluate(c, {})) != neg
-            raise RulesError(f"'{c}': the rules engine compares a fact with a value only")
-        value = _json_value(right.value)
-        if value is None:
-            holds_when_missing = op == "=="
-            return {"$nex" if holds_when_missing != neg else "$ex": {key: 1}}
-        if op in ("==", "!="):
-            equal = (op == "==") != neg
-            return {key: value} if equal else {"$or": [{"$nex": {key: 1}}, {"$neq": {key: value}}]}
-        if not neg:
-            return {_OPS[op]: {key: value}}
-        return {"$or": [{"$nex": {key: 1}}, {_OPS[_FLIP[op]]: {key: value}}]}
-
-    def membership(self, c: Compare, negative: bool, item: bool) -> dict[str, Any] | bool:
-        left, right = c.left, c.right
-        if isinstance(left, Literal) and isinstance(right, Name) and not item:
-            values = left.value if isinstance(left.value, tuple) else (left.value,)
-            flags = [{f"{self.field(right, item)}__{v}": not negative} for v in values]
-            return _combine("$or" if not negative else "$and", flags) if len(values) != 1 else flags[0]
-        if isinstance(right, Literal) and isinstance(right.value, tuple):
-            key = self.operand_key(left, item)
-            if key is None:
-                raise RulesError(f"'{c}': the rules engine tests a fact against a list of values only")
-            if not negative:
-                return _combine("$or", [{key: _json_value(v)} for v in right.value]) if right.value else False
-            return {"$or": [{"$nex": {key: 1}}, _combine("$and", [{"$neq": {key: _json_value(v)}} for v in right.value])]}
-        raise RulesError(f"'{c}': unsupported membership test for the rules engine")
-
-
-_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
-_FLIP = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-
-
-def _combine(op: str, parts: Sequence[dict[str, Any] | bool]) -> dict[str, Any] | bool:
-    identity = op == "$and"
-    kept = [p for p in parts if p is not identity]
-    if any(p is (not identity) for p in kept):
-        return not identity
-    if not kept:
-        return identity
-    return kept[0] if len(kept) == 1 else {op: kept}
-
-
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
 @dataclass(frozen=True)
 class CompiledRules:
     name: str
@@ -268,27 +129,16 @@ class CompiledRules:
     never: frozenset[str]  # rules whose condition can never hold
     always: tuple[Rule, ...]  # rules whose condition always holds
     # The fact fields the rules read, of the case's fact and of each child's: nothing else is
-    # sent.  No list is read of a child's fact (see _Translator.quantifier), so a child's
+    # sent.  No list is read of a child's fact (see language.durable's Translator.visit_quantifier), so a child's
     # fact stays the same size however many children the case has.
     fields: frozenset[str]
     child_fields: frozenset[str]
 
 
-def _fields(node: Any, into: set[str]) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if not key.startswith("$"):
-                into.add(key)
-            _fields(value, into)
-    elif isinstance(node, list):
-        for item in node:
-            _fields(item, into)
-
-
 def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
     """The durable-rules ruleset of a compiled process, as plain JSON-able dicts."""
     derived: dict[str, Expr] = {}
-    translate = _Translator(derived)
+    translate = Translator(derived)
     definition: dict[str, Any] = {}
     never: set[str] = set()
     always: list[Rule] = []
@@ -304,38 +154,12 @@ def ruleset_definition(compiled: CompiledProcess) -> CompiledRules:
             continue
         ctx = "child" if rule.per_child else "case"
         definition[f"r{n}"] = {"all": [{"m": {"$and": [{"ctx": ctx}, expr]}}], "rule": rule.id}
-        _fields(expr, reads[ctx])
+        rule_fields(expr, reads[ctx])
     definition["seen_case"] = {"all": [{"m": {"ctx": "case"}}], "rule": None}
     definition["seen_child"] = {"all": [{"m": {"ctx": "child"}}], "rule": None}
     name = f"brytupp_{compiled.name}_{compiled.version}"
     fields, child_fields = frozenset(reads["case"]), frozenset(reads["child"])
     return CompiledRules(name, definition, derived, frozenset(never), tuple(always), fields, child_fields)
-
-
-def flatten_facts(compiled: CompiledProcess, facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Normalized facts as one flat durable-rules fact (no nested objects, sets as flags)."""
-    out: dict[str, Any] = {}
-    for name, spec in compiled.process.facts.items():
-        _flatten_into(out, prefix + name, spec, facts.get(name))
-    return out
-
-
-def _flatten_into(out: dict[str, Any], key: str, spec: Any, value: Any) -> None:
-    if spec.type == "object":
-        for field, sub in (spec.fields or {}).items():
-            _flatten_into(out, f"{key}__{field}", sub, (value or {}).get(field))
-    elif spec.type == "set":
-        present = value or ()
-        for v in spec.values or []:
-            out[f"{key}__{v}"] = v in present
-    elif spec.type == "list":
-        items = value or []
-        # Only the declared fields: nothing in an element can pass for a key of our own (``_ci``).
-        fields = spec.fields or {}
-        out[key] = [{k: _json_value(item[k]) for k in fields if item.get(k) is not None} for item in items]
-        out[key + "__count"] = len(items)
-    elif value is not None:
-        out[key] = _json_value(value)
 
 
 def _no_action(c: Any) -> None:
@@ -448,7 +272,7 @@ class DurableMatcher:
         with self._lock:
             rules, ids = self._ruleset(compiled)
             # Only the fields some rule reads: every fact is JSON-encoded in, and back out per match.
-            flat = flatten_facts(compiled, facts)
+            flat = flatten_facts(compiled.process.facts, facts)
             for key, expr in rules.derived.items():
                 flat[key] = evaluate(expr, facts)
             sid = str(next(self._sid))

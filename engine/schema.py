@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from .conditions import Expr, parse_condition
+from .language import Expr, parse_condition
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 Id = Annotated[str, Field(pattern=IDENT)]

@@ -27,7 +27,7 @@ from engine import CaseState, CompiledProcess, bpmn_process_id, build, decide, e
 from engine.bpmn import python_condition
 from engine.case import CompletedStep
 from engine.cli import app
-from engine.conditions import Otherwise, evaluate
+from engine.language import Otherwise, evaluate
 
 from tests.conftest import ROOT
 from tests.strategies import facts_of
