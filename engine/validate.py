@@ -253,7 +253,8 @@ def branch_conditions(c: CompiledProcess) -> Iterator[Finding]:
     client's case).  A quantifier such as ``any(children, …)`` counts as one
     independent fact; a count lies between 0 and the list's ``max_items``.
     Gateways that read dates, or need more than ``MAX_CASES`` combinations, are
-    not decided.
+    not decided.  The cases come from ``language.domains``, each fact's from its
+    type (``FactType.branch_values`` and ``refine``).
     """
     for step_id, step in c.process.steps.items():
         if step.gateway == "parallel":

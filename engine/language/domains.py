@@ -56,10 +56,12 @@ class Domains(Visitor[bool]):
             spec = fact_spec(children_fields(self.facts) or {}, node.path[1:])
         else:
             spec = fact_spec(self.facts, node.path)
-        values = None if spec is None else fact_type(spec).branch_values(spec)
-        if spec is None or values is None:
+        if spec is None:
             return False
         kind = fact_type(spec)
+        values = kind.branch_values(spec)
+        if values is None:
+            return False
         self.add(str(node), kind, values, kind.bounds(spec))
         return True
 
@@ -85,7 +87,7 @@ class Domains(Visitor[bool]):
         return False
 
 
-class _CaseEvaluator(Evaluator):
+class CaseEvaluator(Evaluator):
     """``evaluate`` with every atom read from the case: one value per fact, quantifier or count."""
 
     def __init__(self, case: Mapping[str, Any]) -> None:
@@ -101,4 +103,4 @@ class _CaseEvaluator(Evaluator):
 
 def evaluate_case(expr: Expr, case: Mapping[str, Any]) -> Any:
     """``expr`` for one combination of its atoms' values (``Domains``)."""
-    return expr.accept(_CaseEvaluator(case))
+    return expr.accept(CaseEvaluator(case))

@@ -35,7 +35,7 @@ from engine.language import (
     python_source,
 )
 from engine.language.check import TypeChecker
-from engine.language.domains import _CaseEvaluator
+from engine.language.domains import CaseEvaluator
 from engine.language.durable import Translator
 from engine.language.evaluate import Evaluator
 from engine.language.python import PythonSource
@@ -45,7 +45,7 @@ from engine.schema import FactType as FactTypeName
 
 from tests.conftest import MINI
 
-BACKENDS: list[type[Visitor[Any]]] = [Evaluator, TypeChecker, Translator, PythonSource, Domains, _CaseEvaluator]
+BACKENDS: list[type[Visitor[Any]]] = [Evaluator, TypeChecker, Translator, PythonSource, Domains, CaseEvaluator]
 
 # One fact of every type; the object and the list hold fields of the scalar types.
 FACTS: dict[str, Any] = {
