@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from .language import Expr, parse_condition
+from .language.facttypes import declaration_problem
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 Id = Annotated[str, Field(pattern=IDENT)]
@@ -148,24 +149,9 @@ class FactSpec(Model):
     def _shape(self) -> FactSpec:
         if _STORED.get():
             self._widen()
-        if self.type == "integer" and (self.min is None or self.max is None):
-            raise ValueError("every integer fact declares its range: give 'min' and 'max'")
-        if self.type != "integer" and (self.min is not None or self.max is not None):
-            raise ValueError(f"'min' and 'max' belong to integer facts, not {self.type}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("'min' is greater than 'max'")
-        if self.type == "list" and self.max_items is None:
-            raise ValueError("every list fact declares how many items it may hold: give 'max_items'")
-        if self.type != "list" and self.max_items is not None:
-            raise ValueError(f"'max_items' belongs to list facts, not {self.type}")
-        if self.type in ("enum", "set") and not self.values:
-            raise ValueError(f"a {self.type} fact needs 'values'")
-        if self.type not in ("enum", "set") and self.values is not None:
-            raise ValueError(f"'values' belongs to enum and set facts, not {self.type}")
-        if self.type in ("object", "list") and not self.fields:
-            raise ValueError(f"a {self.type} fact needs 'fields'")
-        if self.type not in ("object", "list") and self.fields is not None:
-            raise ValueError(f"'fields' belongs to object and list facts, not {self.type}")
+        problem = declaration_problem(self)  # which keys each type needs is its class's
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     def _widen(self) -> None:

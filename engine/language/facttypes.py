@@ -1,12 +1,15 @@
 """The fact types (``type:`` of a declared fact), one class each, owning all a type means.
 
-A type says how a client's value is checked and filled in (``normalize``, and the
-lines of the generated normaliser, ``plan``), how conditions may use it (``ordered``,
-``membership``, ``text_literals``), which cases the branch checks try (``branch_values``,
-``refine``, ``bounds``), how durable-rules holds it (``flatten``), and what values a
-client sends (``samples`` for the tests, ``example`` for the benchmarks).  A new type
-is one more class here and its name in ``schema.FactTypeName``;
-``tests/engine/test_language.py`` runs every type through every backend.
+A type says which keys its declaration needs (``needs``, checked by
+``declaration_problem`` for ``schema.FactSpec``), how a client's value is checked
+and filled in (``normalize``, and the lines of the generated normaliser,
+``plan``), how conditions may use it (``ordered``, ``membership``,
+``text_literals``), which cases the branch checks try (``branch_values``,
+``refine``, ``bounds``), how durable-rules holds it (``flatten``), and what
+values a client sends (``samples`` for the tests, ``example`` for the
+benchmarks).  A new type is one more class here and its name in
+``schema.FactType``; ``tests/engine/test_language.py`` runs every type through
+every backend.
 
 Messages about a value never repeat it (see ``case``): they name the declared range,
 values or shape instead.
@@ -57,6 +60,7 @@ class FactType(ABC):
     """What a fact type means; the methods without a default are what every type must say."""
 
     name: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ()  # keys of its declaration (``FactSpec``) no other type takes
     ordered: ClassVar[bool] = False  # '<', '<=', '>', '>=' apply
     membership: ClassVar[bool] = False  # the right side of 'in': holds declared values
     text_literals: ClassVar[bool] = False  # its values are written as text in a condition
@@ -142,6 +146,7 @@ class Boolean(FactType):
 
 class Integer(FactType):
     name = "integer"
+    needs = ("min", "max")
     ordered = True
     # Ages, months and counts a realistic mix draws from, each kept inside the fact's range.
     EXAMPLES = (4, 9, 14, 16, 17, 19, 23, 31, 38, 45, 52, 66, 71, 84)
@@ -173,6 +178,7 @@ class Integer(FactType):
 
 class Enum(FactType):
     name = "enum"
+    needs = ("values",)
 
     def normalize(self, spec: FactSpec, value: Any, path: str, problems: Problems, read: ReadObject) -> Any:
         values = spec.values or []
@@ -196,6 +202,7 @@ class Enum(FactType):
 
 class Set(FactType):
     name = "set"
+    needs = ("values",)
     membership = True
 
     def default(self, spec: FactSpec, path: str, read: ReadObject) -> Any:
@@ -287,6 +294,7 @@ class Date(FactType):
 
 class Object(FactType):
     name = "object"
+    needs = ("fields",)
 
     def default(self, spec: FactSpec, path: str, read: ReadObject) -> Any:
         return read(spec.fields or {}, {}, path)  # a missing object still has its fields' defaults
@@ -313,6 +321,7 @@ class Object(FactType):
 
 class List(FactType):
     name = "list"
+    needs = ("max_items", "fields")
 
     def default(self, spec: FactSpec, path: str, read: ReadObject) -> Any:
         return []
@@ -359,6 +368,35 @@ class List(FactType):
 
 
 FACT_TYPES: dict[str, FactType] = {t.name: t for t in (Boolean(), Integer(), Enum(), Set(), Date(), Object(), List())}
+
+
+# The keys some types need, in the order a declaration is checked: what is said when a type
+# that needs them lacks them, and when another type gives them.
+_KEYS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("min", "max"), "every {type} fact declares its range: give 'min' and 'max'", "'min' and 'max' belong to {owners} facts"),
+    (
+        ("max_items",),
+        "every {type} fact declares how many items it may hold: give 'max_items'",
+        "'max_items' belongs to {owners} facts",
+    ),
+    (("values",), "a {type} fact needs 'values'", "'values' belongs to {owners} facts"),
+    (("fields",), "a {type} fact needs 'fields'", "'fields' belongs to {owners} facts"),
+)
+
+
+def declaration_problem(spec: FactSpec) -> str | None:
+    """What is wrong with a fact's declaration (``schema.FactSpec``), or None: each type's own keys
+    given, no other type's, and an integer's range not upside down."""
+    for keys, missing, misplaced in _KEYS:
+        owners = [t.name for t in FACT_TYPES.values() if keys[0] in t.needs]
+        given = [getattr(spec, key) for key in keys]
+        if spec.type in owners and any(value is None or value in ([], {}) for value in given):
+            return missing.format(type=spec.type)
+        if spec.type not in owners and any(value is not None for value in given):
+            return f"{misplaced.format(owners=' and '.join(owners))}, not {spec.type}"
+        if keys == ("min", "max") and spec.min is not None and spec.max is not None and spec.min > spec.max:
+            return "'min' is greater than 'max'"
+    return None
 
 
 def fact_type(spec: FactSpec) -> FactType:
