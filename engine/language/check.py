@@ -35,6 +35,10 @@ _BOOLEAN = _Type("boolean")
 _ORDERED = {name for name, t in FACT_TYPES.items() if t.ordered}
 _TEXT_LITERALS = {name for name, t in FACT_TYPES.items() if t.text_literals}
 _MEMBERSHIP = {name for name, t in FACT_TYPES.items() if t.membership}
+_ENUMERATED = {name for name, t in FACT_TYPES.items() if t.enumerated}
+_LISTED = {name for name, t in FACT_TYPES.items() if t.listed} | {"text"}
+_DOTTED = {name for name, t in FACT_TYPES.items() if t.dotted}
+_QUANTIFIED = {name for name, t in FACT_TYPES.items() if t.quantified}
 
 
 class _TypeError(Exception):
@@ -69,7 +73,7 @@ def fact_spec(facts: Mapping[str, FactSpec], path: tuple[str, ...]) -> FactSpec 
 
 def children_fields(facts: Mapping[str, FactSpec]) -> Mapping[str, FactSpec] | None:
     spec = facts.get(CHILDREN)
-    return spec.fields if spec is not None and spec.type == "list" else None
+    return spec.fields if spec is not None and spec.type in _QUANTIFIED else None
 
 
 def _describe(expr: Expr, t: _Type) -> str:
@@ -111,7 +115,7 @@ class TypeChecker(Visitor[_Type]):
 
     def visit_quantifier(self, node: Quantifier) -> _Type:
         collection = node.collection.accept(self)
-        if collection.kind != "list" or collection.spec is None or collection.spec.fields is None:
+        if collection.kind not in _QUANTIFIED or collection.spec is None or collection.spec.fields is None:
             raise _TypeError(node.collection.offset, f"{node.kind}() needs a list fact, '{node.collection}' is {collection.kind}")
         if node.body is not None:
             TypeChecker(self.facts, collection.spec.fields, self.per_child).boolean(node.body)
@@ -143,7 +147,7 @@ class TypeChecker(Visitor[_Type]):
                 raise _TypeError(node.offset, f"unknown fact '{shown}' (not in {where}){did_you_mean(part, scope)}")
             spec = scope[part]
             if depth < len(path) - 1:
-                if spec.type != "object" or spec.fields is None:
+                if spec.type not in _DOTTED or spec.fields is None:
                     raise _TypeError(node.offset, f"'{'.'.join(path[: depth + 1])}' is {spec.type}, it has no fields")
                 scope = spec.fields
         assert spec is not None
@@ -169,8 +173,8 @@ def _membership(node: Compare, left: _Type, right: _Type) -> None:
     if right.kind in _MEMBERSHIP:
         _values_allowed(node.left, left, right, node)
         return
-    if right.kind == "values" and left.kind in ("enum", "text", "integer"):
-        if left.kind == "enum":
+    if right.kind == "values" and left.kind in _LISTED:
+        if left.kind in _ENUMERATED:
             for value in right.values:
                 _value_allowed(value, left, node.right.offset)
         return
@@ -179,7 +183,7 @@ def _membership(node: Compare, left: _Type, right: _Type) -> None:
 
 def _equality(node: Compare, left: _Type, right: _Type) -> None:
     for fact_side, value_side, value_expr in ((left, right, node.right), (right, left, node.left)):
-        if fact_side.kind == "enum" and value_side.kind == "text":
+        if fact_side.kind in _ENUMERATED and value_side.kind == "text":
             _value_allowed(value_side.values[0], fact_side, value_expr.offset)
             return
     text_pair = any({left.kind, right.kind} == {kind, "text"} for kind in _TEXT_LITERALS)
@@ -193,7 +197,7 @@ def _values_allowed(left_expr: Expr, left: _Type, set_type: _Type, expr: Compare
     elif left.kind == "values":
         for value in left.values:
             _value_allowed(value, set_type, left_expr.offset)
-    elif left.kind != "enum":
+    elif left.kind not in _ENUMERATED:
         raise _TypeError(expr.offset, f"a set holds values, not {left.kind}")
 
 

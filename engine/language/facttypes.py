@@ -63,7 +63,11 @@ class FactType(ABC):
     needs: ClassVar[tuple[str, ...]] = ()  # keys of its declaration (``FactSpec``) no other type takes
     ordered: ClassVar[bool] = False  # '<', '<=', '>', '>=' apply
     membership: ClassVar[bool] = False  # the right side of 'in': holds declared values
+    enumerated: ClassVar[bool] = False  # holds one of its declared values: a value compared with it must be one
+    listed: ClassVar[bool] = False  # may be tested against a list of values: 'x in [..]'
     text_literals: ClassVar[bool] = False  # its values are written as text in a condition
+    dotted: ClassVar[bool] = False  # its fields are named 'fact.field'
+    quantified: ClassVar[bool] = False  # any(), all() and count() range over its items
 
     # --- normalisation -----------------------------------------------------------------
 
@@ -146,6 +150,7 @@ class Boolean(FactType):
 
 class Integer(FactType):
     name = "integer"
+    listed = True
     needs = ("min", "max")
     ordered = True
     # Ages, months and counts a realistic mix draws from, each kept inside the fact's range.
@@ -178,6 +183,8 @@ class Integer(FactType):
 
 class Enum(FactType):
     name = "enum"
+    enumerated = True
+    listed = True
     needs = ("values",)
 
     def normalize(self, spec: FactSpec, value: Any, path: str, problems: Problems, read: ReadObject) -> Any:
@@ -294,6 +301,7 @@ class Date(FactType):
 
 class Object(FactType):
     name = "object"
+    dotted = True
     needs = ("fields",)
 
     def default(self, spec: FactSpec, path: str, read: ReadObject) -> Any:
@@ -321,6 +329,7 @@ class Object(FactType):
 
 class List(FactType):
     name = "list"
+    quantified = True
     needs = ("max_items", "fields")
 
     def default(self, spec: FactSpec, path: str, read: ReadObject) -> Any:
