@@ -8,9 +8,10 @@ Every part of the language has one home here:
   in each of them until it is handled.
 * ``parse``: the text of a condition into the tree (the grammar is there).
 * ``facttypes``: one class per fact type (boolean, integer, enum, set, date,
-  object, list), owning its normalisation and the generated normaliser's lines,
-  how conditions may use it, its cases for the branch checks, its range or
-  length, its durable-rules shape and its sample values.  ``schema.FactSpec``
+  object, list), owning the keys its declaration needs, its normalisation and
+  the generated normaliser's lines, how conditions may use it, its cases for
+  the branch checks, its range or length, its durable-rules shape and its
+  sample values.  ``schema.FactSpec``
   declares a fact; the class of its ``type`` says what that means.
 * The backends:
   ``check`` types a condition against the declared facts (at load time);
