@@ -1,4 +1,5 @@
-"""A few demo clients for ``make run``, registered through the API's own routes.
+"""A few demo clients for ``make run``, registered through the API's own case service
+(``api/casework.py``, as ``api/demo_data.py`` writes its data set).
 
 References are made up (``demo-…``); no real persons.
 """
@@ -11,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from .app import create_app
-from .auth import Role, mint
+from .demo_data import Writer
 from .settings import Settings
 
 # (district, reference, facts, events) – dates relative to today, so due dates look current.
@@ -60,18 +61,13 @@ def load_demo(settings: Settings) -> int:
     created = 0
     today = dt.date.today()
     with TestClient(create_app(settings), raise_server_exceptions=True) as client:
+        writer = Writer(client.app, subject="demo")
         for district, reference, facts, events in DEMO:
-            headers = {"Authorization": "Bearer " + mint(settings, "demo", Role.caseworker, district, hours=1)}
             opened = today + dt.timedelta(days=min([d for d, _ in events], default=0))
-            body: dict[str, Any] = {"district": district, "reference": reference, "opened": opened.isoformat()}
-            body["facts"] = {k: _dated(v, today) for k, v in facts.items()}
-            response = client.post("/cases", json=body, headers=headers)
-            if response.status_code == 409:
+            case_id = writer.create(district, reference, opened, {k: _dated(v, today) for k, v in facts.items()})
+            if case_id is None:
                 continue
-            response.raise_for_status()
-            case_id = response.json()["id"]
             for days, event in events:
-                sent = {**event, "on": (today + dt.timedelta(days=days)).isoformat()}
-                client.post(f"/cases/{case_id}/events", json=sent, headers=headers).raise_for_status()
+                writer.event(district, case_id, {**event, "on": (today + dt.timedelta(days=days)).isoformat()})
             created += 1
     return created

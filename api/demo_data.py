@@ -1,12 +1,13 @@
 """A synthetic, reproducible data set for the effect goals: ``brytupp demo-data``.
 
-Every case, event and unit routine is written through the API's own route
-functions (``api/routes/cases.py``, ``api/routes/goals.py``) on an app whose
-start-up ran as the service's does (migrations, process registry): the same
-validation, engine check and storage as a caseworker's request, without the
-HTTP round trip (about 3 ms a call instead of 9).  No real persons: clients
-are ``demo-s<seed>-<n>`` references with made-up facts.  The same seed, case
-count and years give the same clients, dates and events.
+Every case and event is written through the API's own case service
+(``api/casework.py``), and every unit routine through its route function
+(``api/routes/goals.py``), on an app whose start-up ran as the service's does
+(migrations, process registry): the same validation, engine check and storage
+as a caseworker's request, without the HTTP round trip (about 3 ms a call
+instead of 9).  No real persons: clients are ``demo-s<seed>-<n>`` references
+with made-up facts.  The same seed, case count and years give the same clients,
+dates and events.
 
 The districts differ on purpose, so that the goal charts show differences worth
 looking at (see ``PROFILES``): some adopted the routine for asking about
@@ -34,11 +35,12 @@ from starlette.requests import Request
 
 from .app import create_app
 from .auth import CITY, Principal, Role
+from .casework import Casework
 from .errors import ApiError
 from .events import EventIn
 from .goals import client_units
 from .models import Case
-from .routes import cases, goals
+from .routes import goals
 from .schemas import CaseCreate
 from .settings import Settings
 
@@ -90,50 +92,41 @@ class Loaded:
     skipped: bool = False
 
 
-class _Writer:
-    """Calls the route functions with a request on the started app, as the service would."""
+class Writer:
+    """Writes made-up cases and their events through the case service, as ``subject``, on the started app."""
 
-    def __init__(self, client: TestClient) -> None:
-        self.app = client.app
-        self.engine = self.app.state.engine  # type: ignore[attr-defined]
-        self.request = Request({"type": "http", "app": self.app, "headers": [], "method": "POST", "path": "/"})
+    def __init__(self, app: Any, subject: str = "demo-data") -> None:
+        self.app = app
+        self.engine = app.state.engine
+        self.subject = subject
         self.events = 0
 
+    def _casework(self, session: Session, district: str) -> Casework:
+        return Casework(self.app, session, Principal(subject=self.subject, role=Role.caseworker, district=district))
+
     def create(self, district: str, reference: str, opened: dt.date, facts: dict[str, Any]) -> uuid.UUID | None:
-        principal = Principal(subject="demo-data", role=Role.caseworker, district=district)
         body = CaseCreate(district=district, reference=reference, facts=facts, opened=opened)
         with Session(self.engine, expire_on_commit=False) as session:
             try:
-                out = cases.create_case(
-                    body=body, request=self.request, response=Response(), principal=principal, session=session
-                )
+                case = self._casework(session, district).create(body)
             except ApiError as exc:
                 if exc.status == 409:  # this client already has an open case
                     return None
                 raise
-        return out.id
+        return case.id
 
     def event(self, district: str, case_id: uuid.UUID, event: dict[str, Any]) -> None:
-        principal = Principal(subject="demo-data", role=Role.caseworker, district=district)
         with Session(self.engine, expire_on_commit=False) as session:
-            cases.append_event(
-                case_id=case_id,
-                event=EVENT.validate_python(event),
-                request=self.request,
-                response=Response(),
-                principal=principal,
-                session=session,
-                idempotency_key=None,
-            )
+            self._casework(session, district).record(case_id, EVENT.validate_python(event))
         self.events += 1
 
     def routine(self, district: str, unit: str, adopted: dt.date) -> None:
-        principal = Principal(subject="demo-data", role=Role.manager, scope=CITY)
+        # The unit routine has no service of its own: its route function, with a request on the app.
+        request = Request({"type": "http", "app": self.app, "headers": [], "method": "POST", "path": "/"})
+        principal = Principal(subject=self.subject, role=Role.manager, scope=CITY)
         body = goals.RoutineIn(district=district, adopted=adopted)
         with Session(self.engine, expire_on_commit=False) as session:
-            goals.record_routine(
-                unit=unit, body=body, request=self.request, response=Response(), principal=principal, session=session
-            )
+            goals.record_routine(unit=unit, body=body, request=request, response=Response(), principal=principal, session=session)
 
 
 def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -214,6 +207,16 @@ def existing(settings: Settings, seed: int) -> int:
     return int(count)
 
 
+@dataclass(frozen=True)
+class _Span:
+    """The days the data set covers: cases open from ``first`` to ``last``, nothing after ``horizon``."""
+
+    first: dt.date
+    last: dt.date
+    horizon: dt.date
+    first_year: int
+
+
 def load_demo_data(settings: Settings, cases_wanted: int, years: list[int], seed: int, today: dt.date | None = None) -> Loaded:
     """Write the data set unless this seed's is there already."""
     begun = time.perf_counter()
@@ -222,69 +225,78 @@ def load_demo_data(settings: Settings, cases_wanted: int, years: list[int], seed
     settings = settings.model_copy(update={"reload_interval": 0})
     rng = random.Random(seed)
     first, last = dt.date(min(years), 1, 1), dt.date(max(years), 12, 31)
-    horizon = min(today or dt.date.today(), last + dt.timedelta(days=90))
-    if horizon < first:
+    span = _Span(first, last, min(today or dt.date.today(), last + dt.timedelta(days=90)), min(years))
+    if span.horizon < first:
         raise ValueError(f"the years {min(years)}–{max(years)} have not begun: demo data are made for the past")
-    created = routines = 0
+    created = 0
     with TestClient(create_app(settings), raise_server_exceptions=True) as client:
-        writer = _Writer(client)
+        writer = Writer(client.app)
         districts = registry_districts(client)
         weights = [PROFILES.get(d, DEFAULT).weight for d in districts]
-
-        # Goal 1: each district's units adopt the routine over the years, at the district's pace.
-        for district, compiled_units in districts.items():
-            profile = PROFILES.get(district, DEFAULT)
-            for unit in compiled_units:
-                draw = rng.random()
-                for n, year in enumerate(sorted(years)[:3]):
-                    if draw < profile.routine[min(n, 2)]:
-                        adopted = _day(rng, dt.date(year, 1, 1), min(dt.date(year, 12, 31), horizon))
-                        if adopted <= horizon:
-                            writer.routine(district, unit, adopted)
-                            routines += 1
-                        break
-
-        # The clients: each may come back (re-actualisation) as a new case for the same reference.
+        routines = _routines(rng, writer, districts, sorted(years), span.horizon)
         number = 0
         while created < cases_wanted:
             number += 1
             district = rng.choices(list(districts), weights)[0]
-            profile = PROFILES.get(district, DEFAULT)
-            reference = f"demo-s{seed}-{number:06d}"
-            opened = _day(rng, first, min(last, horizon))
-            children = make_children(rng) if rng.random() < 0.5 else []
-            facts: dict[str, Any] = {
-                "age": rng.randrange(18, 80),
-                "entry_channel": rng.choice(ENTRY),
-                "needs": sorted(set(rng.sample(NEEDS, rng.randrange(1, 4)))),
-                "risk_level": rng.choice(["low", "medium", "medium", "high"]),
-                "risk_instrument": "freda",
-                "consent_joint_handling": rng.random() < 0.8,
-            }
-            while created < cases_wanted and opened <= horizon:
-                case_facts = {**facts, "children": children} if children else dict(facts)
-                if children:
-                    case_facts["report_received"] = opened.isoformat()
-                case_id = writer.create(district, reference, opened, case_facts)
-                if case_id is None:
+            created += _client(rng, writer, span, district, f"demo-s{seed}-{number:06d}", cases_wanted - created)
+    return Loaded(created, writer.events, routines, time.perf_counter() - begun)
+
+
+def _routines(rng: random.Random, writer: Writer, districts: dict[str, list[str]], years: list[int], horizon: dt.date) -> int:
+    """Goal 1: each district's units adopt the routine over the years, at the district's pace."""
+    routines = 0
+    for district, units in districts.items():
+        profile = PROFILES.get(district, DEFAULT)
+        for unit in units:
+            draw = rng.random()
+            for n, year in enumerate(years[:3]):
+                if draw < profile.routine[min(n, 2)]:
+                    adopted = _day(rng, dt.date(year, 1, 1), min(dt.date(year, 12, 31), horizon))
+                    if adopted <= horizon:
+                        writer.routine(district, unit, adopted)
+                        routines += 1
                     break
-                created += 1
-                events, closed = case_story(rng, profile, opened, horizon, min(years), children)
-                for event in events:
-                    writer.event(district, case_id, event)
-                if closed is None:
-                    break
-                # Back within a year (the district's rate), later, or never.
-                draw = rng.random()
-                if draw < profile.reactualised:
-                    opened = closed + dt.timedelta(days=rng.randrange(3, 366))
-                elif draw < profile.reactualised + 0.05:
-                    opened = closed + dt.timedelta(days=rng.randrange(366, 700))
-                else:
-                    break
-                facts["months_since_closure"] = max(0, (opened - closed).days // 30)
-        events_written = writer.events
-    return Loaded(created, events_written, routines, time.perf_counter() - begun)
+    return routines
+
+
+def _client(rng: random.Random, writer: Writer, span: _Span, district: str, reference: str, wanted: int) -> int:
+    """One made-up client's cases, at most ``wanted``: the first, and each time they come back
+    (re-actualisation) a new case for the same reference."""
+    profile = PROFILES.get(district, DEFAULT)
+    opened = _day(rng, span.first, min(span.last, span.horizon))
+    children = make_children(rng) if rng.random() < 0.5 else []
+    facts: dict[str, Any] = {
+        "age": rng.randrange(18, 80),
+        "entry_channel": rng.choice(ENTRY),
+        "needs": sorted(set(rng.sample(NEEDS, rng.randrange(1, 4)))),
+        "risk_level": rng.choice(["low", "medium", "medium", "high"]),
+        "risk_instrument": "freda",
+        "consent_joint_handling": rng.random() < 0.8,
+    }
+    created = 0
+    while created < wanted and opened <= span.horizon:
+        case_facts = {**facts, "children": children} if children else dict(facts)
+        if children:
+            case_facts["report_received"] = opened.isoformat()
+        case_id = writer.create(district, reference, opened, case_facts)
+        if case_id is None:
+            break
+        created += 1
+        events, closed = case_story(rng, profile, opened, span.horizon, span.first_year, children)
+        for event in events:
+            writer.event(district, case_id, event)
+        if closed is None:
+            break
+        # Back within a year (the district's rate), later, or never.
+        draw = rng.random()
+        if draw < profile.reactualised:
+            opened = closed + dt.timedelta(days=rng.randrange(3, 366))
+        elif draw < profile.reactualised + 0.05:
+            opened = closed + dt.timedelta(days=rng.randrange(366, 700))
+        else:
+            break
+        facts["months_since_closure"] = max(0, (opened - closed).days // 30)
+    return created
 
 
 def registry_districts(client: TestClient) -> dict[str, list[str]]:

@@ -21,9 +21,9 @@ with its steps on the target.  Everything said about a case is a case id, step l
 unit labels and dates: never a fact's value, which may be sensitive.
 
 ``migrate_cases`` moves every fitting case, a batch per transaction, each case
-locked and read again in it and moved by ``move_case``, the function the
-single-case routes (``/cases/{id}/migrate``, ``/transfer``) use too.  Every case
-leaves an audit row: ``migrated``, outcome ``ok`` or ``not_migrated``.
+locked and read again in it and moved by ``move_case``, the function the case
+service moves one case with too (``api/casework.py``: ``/cases/{id}/migrate``, ``/transfer``).
+Every case leaves an audit row: ``migrated``, outcome ``ok`` or ``not_migrated``.
 
 Speed (bench/impact.py; 10,000 open cases): the logs are read as columns in chunks, the
 cycle collector is off while replaying, and a case's facts are matched once where the target

@@ -1,12 +1,12 @@
 """A caseworker's pages: their unit's work ("Att göra"), their district's open cases, and a case with
 its whole decision and the forms that act on it.
 
-"Att göra" lists over the JSON worklist's own route function and takes a case through the JSON
-assignment route.  On a case, "Markera som gjort" records a ``step_completed`` event through the
-JSON route's append_event and "Ändra uppgifter" puts the facts through its update_facts, If-Match
-the form's row version: the audit rows, the validation and the row version's check are the service's,
-the pages only say its refusals in Swedish.  Login, the cookie and the page frame are routes/pages.py's;
-a posted form is read as routes/change_pages.py reads its own.
+"Att göra" lists over the JSON worklist's own route function.  "Ta ärendet", "Markera som gjort"
+(a ``step_completed`` event) and "Ändra uppgifter" are the API's own writes (``api/casework.py``),
+with the form's row version as If-Match and the form's key as Idempotency-Key: the audit rows, the
+validation and those checks are the service's, the pages only say its refusals in Swedish.  What a
+case's decision and facts read as is routes/case_words.py's.  Login, the cookie and the page frame
+are routes/pages.py's; a posted form is read as routes/change_pages.py reads its own.
 """
 
 from __future__ import annotations
@@ -25,22 +25,22 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine import render_case
-from engine.decide import DeadlineInfo, NextStep, Reason
-from engine.schema import EffectiveProcess, FactSpec, parse_duration
+from engine.schema import FactSpec
 
 from ..audit import AuditWriter
 from ..auth import Principal, Role
+from ..casework import Casework
 from ..errors import ApiError
 from ..events import StepCompleted
 from ..models import Case, OpenStep
 from ..schemas import AssignmentIn, FactsUpdate, Worklist
 from ..store import case_for, decision, process_version, registry, state_now, today
 from ..worklist import MAX_PAGE
-from .cases import append_event, update_facts
+from .case_words import EDITABLE, fact_fields, reason_view, step_view
 from .change_pages import Form, Posted, Refused, refusal, release
 from .deps import db, reader_db
 from .pages import inline_svg, page, page_principal, safe_next
-from .worklists import CASE_PROBLEM, assign, unit_worklist
+from .worklists import CASE_PROBLEM, unit_worklist
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -58,8 +58,6 @@ def cases_page(request: Request, session: Annotated[Session, Depends(reader_db)]
     for case in rows:
         writer.write(principal, "list", case.id)
     return page(request, "cases.html", principal, cases=rows, label=state.label if state else principal.district)
-
-
 
 
 # --- a caseworker's work: "Att göra" ----------------------------------------------------------
@@ -213,7 +211,7 @@ def take_case(
     reader: Annotated[Session, Depends(reader_db)],
     form: Form,
 ) -> Response:
-    """Assign a listed case to oneself, through the JSON route's own assignment (If-Match: the form's row version)."""
+    """Assign a listed case to oneself, if it is still at the form's row version."""
     principal = page_principal(request, Role.caseworker)
     back = safe_next(form.get("back"))
     back = back if back == "/ui/work" or back.startswith("/ui/work?") else "/ui/work"
@@ -230,7 +228,7 @@ def take_case(
         seen = form.get("row_version")
         if not seen.isdigit():
             raise Refused(422, "Formuläret saknar ärendets version. Ladda om sidan och försök igen.")
-        assign(case_id, AssignmentIn(assigned_to="me"), Response(), principal, session, f'"{seen}"')
+        Casework(request.app, session, principal).assign(case_id, AssignmentIn(assigned_to="me"), int(seen))
     except ApiError as exc:
         session.rollback()
         session.close()
@@ -243,8 +241,6 @@ def take_case(
 
 ReaderDB = Annotated[Session, Depends(reader_db)]
 WriterDB = Annotated[Session, Depends(db)]
-# Facts the form edits; dates, lists (the children) and objects are shown as they are and kept as they are.
-EDITABLE = ("boolean", "enum", "integer", "set")
 STALE_FACTS = (
     "Ärendet har ändrats sedan du öppnade sidan (någon har registrerat ett steg eller ändrat uppgifterna). "
     "Dina ändringar har inte sparats: se uppgifterna som de är nu och gör om ändringen."
@@ -312,98 +308,9 @@ def case_view(
     )
 
 
-def step_view(process: EffectiveProcess, step: NextStep, on: dt.date) -> dict[str, Any]:
-    """A next step as the page says it: the deadline and how late it is in words, its reasons as sentences."""
-    declared = process.steps.get(step.step)
-    return {
-        "item": step,
-        "child": None if step.child is None else step.child + 1,
-        "deadline": deadline_text(step.deadline) if step.deadline else None,
-        "timing": timing(step, on),
-        "reasons": [reason_view(process, r) for r in step.reasons],
-        "outcomes": declared.outcomes if declared else {},
-        "waiting_for": [process.steps[s].label if s in process.steps else s for s in step.waiting_for],
-        # A fresh key per form: the same form sent twice (a reload) records the step once.
-        "key": uuid.uuid4().hex,
-    }
-
-
-def deadline_text(deadline: DeadlineInfo) -> str:
-    """``14d`` from ``report_received`` -> "inom 14 dagar från att orosanmälan om barn inkom"."""
-    months, days = parse_duration(deadline.within)
-    event = deadline.counts_from_label
-    # "Orosanmälan …" reads on in the sentence; a name ("SHIS …") keeps its capitals.
-    event = event[:1].lower() + event[1:] if event[1:2].islower() else event
-    if months == days == 0:
-        return f"samma dag som {event}"
-    amount = f"{months} {'månad' if months == 1 else 'månader'}" if months else f"{days} {'dag' if days == 1 else 'dagar'}"
-    return f"inom {amount} från att {event}"
-
-
-def timing(step: NextStep, on: dt.date) -> str | None:
-    if step.due is None:
-        return None
-    days = (on - step.due).days
-    if step.overdue:
-        return f"Försenat {days} {'dag' if days == 1 else 'dagar'}" if days > 0 else "Försenat"
-    if days == 0:
-        return "Ska göras i dag"
-    return f"{-days} {'dag' if days == -1 else 'dagar'} kvar"
-
-
-def reason_view(process: EffectiveProcess, reason: Reason) -> dict[str, Any]:
-    """Why a step is open, as a sentence from the process's own words: the step done before it and the
-    transition's Swedish label; the condition as written and the rule's file:line for implementers."""
-    condition = None if reason.condition in (None, "otherwise") else reason.condition
-    source, _, target = reason.rule.partition("->")
-    before = process.steps.get(source)
-    transition = before.transitions().get(target) if before else None
-    if reason.rule == "start":
-        text = "Varje ärende börjar med det här steget."
-    elif before is None or transition is None:
-        text = f"Regeln {reason.rule} ledde hit."
-    else:
-        text = f"Efter ”{before.label}”" + (f": {transition.label}" if transition.label else "")
-        text += " (inget av de andra villkoren gällde)." if reason.condition == "otherwise" else "."
-    return {"text": text, "condition": condition, "source": reason.source, "district": reason.origin == "district"}
-
-
-def fact_fields(vocabulary: dict[str, FactSpec], facts: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """The facts form's fields (booleans, enums, integers, sets) with their current values, and the
-    facts it shows but does not edit.  The district is the case's own and not shown."""
-    editable, shown = [], []
-    for name, spec in vocabulary.items():
-        if name == "district":
-            continue
-        value = facts.get(name)
-        if spec.type in EDITABLE:
-            editable.append({"name": name, "spec": spec, "value": value})
-        elif value is not None:
-            shown.append({"label": spec.label, "text": fact_text(spec, value)})
-    return editable, shown
-
-
-def fact_text(spec: FactSpec, value: Any) -> str:
-    if spec.type == "boolean":
-        return "ja" if value else "nej"
-    if spec.type == "set" and isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "inga"
-    if spec.type == "object" and isinstance(value, dict) and spec.fields:
-        return _fields_text(spec.fields, value)
-    if spec.type == "list" and isinstance(value, list) and spec.fields:
-        fields = spec.fields
-        items = [f"{n}. {_fields_text(fields, item)}" for n, item in enumerate(value, 1) if isinstance(item, dict)]
-        return " · ".join(items) or "–"
-    return str(value)
-
-
-def _fields_text(fields: dict[str, FactSpec], value: dict[str, Any]) -> str:
-    return "; ".join(f"{fields[k].label}: {fact_text(fields[k], v)}" for k, v in value.items() if k in fields) or "–"
-
-
 @router.post("/cases/{case_id}/steps")
 def complete_step(request: Request, case_id: uuid.UUID, session: WriterDB, reader: ReaderDB, form: Form) -> Response:
-    """"Markera som gjort": a ``step_completed`` event through the JSON route's own append_event."""
+    """ "Markera som gjort": a ``step_completed`` event, stored once however often the form is sent."""
     principal = page_principal(request, Role.caseworker)
     try:
         form.check()
@@ -421,7 +328,7 @@ def complete_step(request: Request, case_id: uuid.UUID, session: WriterDB, reade
         except ValidationError as exc:
             raise event_refusal({str(e["loc"][0]) for e in exc.errors() if e["loc"]}) from None
         try:
-            append_event(case_id, event, request, Response(), principal, session, idempotency_key=key)
+            Casework(request.app, session, principal).record(case_id, event, idempotency_key=key)
         except ApiError as exc:
             if exc.status == 422 and exc.fields:
                 raise event_refusal({str(f["loc"][-1]) for f in exc.fields}) from None
@@ -447,7 +354,7 @@ def case_refusal(exc: ApiError) -> str:
 
 @router.post("/cases/{case_id}/facts")
 def change_facts(request: Request, case_id: uuid.UUID, session: WriterDB, reader: ReaderDB, form: Form) -> Response:
-    """"Ändra uppgifter": the case's facts through the JSON route's own update_facts, If-Match the form's row version."""
+    """ "Ändra uppgifter": the case's facts, if it is still at the form's row version."""
     principal = page_principal(request, Role.caseworker)
     try:
         form.check()
@@ -455,14 +362,14 @@ def change_facts(request: Request, case_id: uuid.UUID, session: WriterDB, reader
         if not seen.isdigit():
             raise Refused(422, "Formuläret saknar ärendets version. Ladda om sidan och försök igen.")
         # The facts as they are, with the form's fields over them: what the form does not edit stays as it is.
-        # The row is read unlocked here; update_facts locks it and refuses the form unless it is still
+        # The row is read unlocked here; the update locks it and refuses the form unless it is still
         # at the form's version, so the facts kept are those the form was shown with.
         case = case_for(session, principal, case_id, "update_facts")
         compiled = process_version(request, session, case.process_version)
         facts = posted_facts(form, compiled.process.facts, case.facts)
         session.rollback()  # expires the case read here: the locked read below loads the row afresh
         try:
-            update_facts(case_id, FactsUpdate(facts=facts), request, Response(), principal, session, f'"{seen}"')
+            Casework(request.app, session, principal).update_facts(case_id, FactsUpdate(facts=facts), int(seen))
         except ApiError as exc:
             if exc.status == 422 and exc.fields:
                 raise facts_refusal(compiled.process.facts, exc.fields) from None
@@ -475,7 +382,7 @@ def change_facts(request: Request, case_id: uuid.UUID, session: WriterDB, reader
 
 def posted_facts(form: Posted, vocabulary: dict[str, FactSpec], current: dict[str, Any]) -> dict[str, Any]:
     """The case's facts with the form's fields over them.  An empty field leaves the fact unknown; the
-    values are checked by the JSON route (the same vocabulary check as an API client's facts)."""
+    values are checked by the case service (the same vocabulary check as an API client's facts)."""
     facts = dict(current)
     for name, spec in vocabulary.items():
         if name == "district" or spec.type not in EDITABLE:
@@ -504,7 +411,7 @@ def posted_facts(form: Posted, vocabulary: dict[str, FactSpec], current: dict[st
 
 
 def facts_refusal(vocabulary: dict[str, FactSpec], fields: list[dict[str, Any]]) -> Refused:
-    """The JSON route's refusal of the facts, field by field, in the form's words."""
+    """The case service's refusal of the facts, field by field, in the form's words."""
     said = []
     for problem in fields:
         loc = [p for p in problem["loc"] if p not in ("body", "facts")]

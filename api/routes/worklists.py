@@ -1,6 +1,7 @@
 """A unit's work: its worklist and overdue list, read from the open steps stored with each case
 (``api/worklist.py``), and assigning a case to a caseworker.  Caseworkers see their district's
-units; a district's manager the same lists without the clients' pseudonyms."""
+units; a district's manager the same lists without the clients' pseudonyms.  Assigning is
+``api/casework.py``'s write."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from engine import CompiledProcess
 
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
+from ..casework import Casework
 from ..errors import ApiError, invalid, problem_responses
-from ..models import OpenStep, utcnow
+from ..models import OpenStep
 from ..pseudonym import ID_PATTERN
 from ..schemas import AssignmentIn, CaseOut, OverdueStep, WorkItem, Worklist
-from ..store import audit, case_for, etag, if_match, process_version, registry, today
+from ..store import etag, if_match, process_version, registry, today
 from ..worklist import MAX_PAGE, Cursors, Filters, Listed, position, unsettled, worklist
 from .deps import audit_writer, db, reader_db
 
@@ -181,26 +183,13 @@ def overdue(
 def assign(
     case_id: uuid.UUID,
     body: AssignmentIn,
+    request: Request,
     response: Response,
     principal: Annotated[Principal, require(Role.caseworker)],
     session: DB,
     if_match_header: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
 ) -> CaseOut:
     """Take the case (`me`), or leave it to nobody (null); needs If-Match."""
-    expected = if_match(if_match_header)
-    case = case_for(session, principal, case_id, "assign", lock=True)
-    if case.row_version != expected:
-        current = etag(case)
-        session.rollback()
-        audit(session, principal, "assign", case.id, "precondition_failed", case.district)
-        session.commit()
-        raise ApiError(412, "the case has changed since you read it; read it again", {"ETag": current})
-    if case.closed:
-        raise ApiError(409, "the case is closed")
-    case.assigned_to = principal.subject if body.assigned_to == "me" else None
-    case.row_version, case.updated_at = expected + 1, utcnow()
-    session.add(case)
-    audit(session, principal, "assign" if case.assigned_to else "unassign", case.id, case_district=case.district)
-    session.commit()
+    case = Casework(request.app, session, principal).assign(case_id, body, if_match(if_match_header))
     response.headers["ETag"] = etag(case)
     return CaseOut.model_validate(case, from_attributes=True)
