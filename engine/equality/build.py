@@ -2,7 +2,7 @@
 
 A district's row says, per column, which of its steps offer the intervention
 and which units and roles are responsible for them; its local steps
-(``add_steps``); and its tightened deadlines: a central step whose deadline the
+(``add_steps``); its local instructions (``steps.<id>.note``); and its tightened deadlines: a central step whose deadline the
 district made shorter (same event, a duration that can never end later and can
 end sooner), or given a deadline the central step does not have.
 """
@@ -15,7 +15,7 @@ from ..compile import CompiledProcess
 from ..pipeline import Build
 from ..schema import STEP_OPENED, Deadline, EffectiveProcess, duration_is_longer
 from .derived import assemble
-from .model import Cell, CellUnit, Column, DeadlineText, DistrictRow, EqualityMatrix, LocalStep, TightenedDeadline
+from .model import Cell, CellUnit, Column, DeadlineText, DistrictRow, EqualityMatrix, LocalStep, StepNote, TightenedDeadline
 
 STEP_OPENED_LABEL = "Steget öppnas"
 
@@ -120,6 +120,7 @@ def district_row(compiled: CompiledProcess, central: EffectiveProcess, intervent
                 counts_from_label=text.counts_from_label,
             )
         )
+    notes = [StepNote(step=s, label=step.label, note=p.step_notes[s]) for s, step in p.steps.items() if s in p.step_notes]
     assert p.district is not None, "the equality matrix compares districts"
     return DistrictRow(
         district=p.district.id,
@@ -128,6 +129,7 @@ def district_row(compiled: CompiledProcess, central: EffectiveProcess, intervent
         cells=cells,
         local_steps=local_steps,
         tightened_deadlines=tightened,
+        step_notes=notes,
     )
 
 

@@ -2,8 +2,9 @@
 
 One row per record, ``typ`` says which: ``stad`` (first: the central process, its id, label
 and version in the ``stadsdel`` columns), ``insats`` (a unit in a cell; an empty cell is one
-row without a unit), ``lokalt_steg``, ``tidsfrist`` (a tightened deadline).  Lists are
-space separated; ``flaggor`` is derived and ignored when read back.
+row without a unit), ``lokalt_steg``, ``tidsfrist`` (a tightened deadline), ``anvisning`` (a
+local instruction on a step, its text in ``anvisning``).  Lists are space separated; ``flaggor``
+is derived and ignored when read back.
 
 Reading it back derives the flags again (``engine/equality/derived.py``), so a
 matrix read from its CSV is equal to the one written.
@@ -15,7 +16,18 @@ import csv
 import io
 
 from .derived import assemble
-from .model import ASPECT_LABELS, Cell, CellUnit, Column, DeadlineText, DistrictRow, EqualityMatrix, LocalStep, TightenedDeadline
+from .model import (
+    ASPECT_LABELS,
+    Cell,
+    CellUnit,
+    Column,
+    DeadlineText,
+    DistrictRow,
+    EqualityMatrix,
+    LocalStep,
+    StepNote,
+    TightenedDeadline,
+)
 
 CSV_COLUMNS = [
     "typ",
@@ -39,6 +51,7 @@ CSV_COLUMNS = [
     "räknas_från",
     "räknas_från_namn",
     "föregående_steg",
+    "anvisning",
     "flaggor",
 ]
 
@@ -110,6 +123,8 @@ def write_csv(matrix: EqualityMatrix) -> str:
                     "räknas_från_namn": tight.counts_from_label,
                 }
             )
+        for note in row.step_notes:
+            writer.writerow({**base, "typ": "anvisning", "steg": note.step, "steg_namn": note.label, "anvisning": note.note})
     return buffer.getvalue()
 
 
@@ -128,53 +143,9 @@ def read_csv(text: str) -> EqualityMatrix:
         )
         kind = record["typ"]
         if kind == "insats":
-            intervention = record["insats"]
-            columns.setdefault(
-                intervention,
-                Column(intervention=intervention, label=record["insats_namn"], central=record["central_garanti"] == "ja"),
-            )
-            cell = cells.get((district, intervention))
-            if cell is None:
-                cell = Cell(
-                    district=district, intervention=intervention, steps=[], guaranteed=record["garanterad"] == "ja", units=[]
-                )
-                cells[district, intervention] = cell
-                row.cells.append(cell)
-            steps = record["steg"].split()
-            cell.steps.extend(s for s in steps if s not in cell.steps)
-            if record["enhet_namn"] or record["roll"]:
-                cell.units.append(
-                    CellUnit(
-                        id=record["enhet"] or None,
-                        label=record["enhet_namn"],
-                        kind=record["enhetstyp"],
-                        role=record["roll"],
-                        role_label=record["roll_namn"],
-                        steps=steps,
-                    )
-                )
+            _read_cell(record, row, columns, cells)
         elif kind == "lokalt_steg":
-            row.local_steps.append(
-                LocalStep(
-                    step=record["steg"],
-                    label=record["steg_namn"],
-                    phase=record["fas"],
-                    role=record["roll"] or None,
-                    unit=record["enhet"] or None,
-                    unit_label=record["enhet_namn"] or None,
-                    unit_kind=record["enhetstyp"] or None,
-                    intervention=record["insats"] or None,
-                    guaranteed=record["garanterad"] == "ja",
-                    deadline=DeadlineText(
-                        within=record["tidsfrist"],
-                        counts_from=record["räknas_från"],
-                        counts_from_label=record["räknas_från_namn"],
-                    )
-                    if record["tidsfrist"]
-                    else None,
-                    after=record["föregående_steg"].split(),
-                )
-            )
+            row.local_steps.append(_local_step(record))
         elif kind == "tidsfrist":
             row.tightened_deadlines.append(
                 TightenedDeadline(
@@ -186,11 +157,62 @@ def read_csv(text: str) -> EqualityMatrix:
                     counts_from_label=record["räknas_från_namn"],
                 )
             )
+        elif kind == "anvisning":
+            row.step_notes.append(StepNote(step=record["steg"], label=record["steg_namn"], note=record["anvisning"]))
         else:
             raise ValueError(f"unknown record type {kind!r} in the equality CSV")
     if process is None:
         raise ValueError("the equality CSV has no 'stad' row naming the central process")
     return assemble(*process, list(columns.values()), list(rows.values()))
+
+
+def _read_cell(record: dict[str, str], row: DistrictRow, columns: dict[str, Column], cells: dict[tuple[str, str], Cell]) -> None:
+    """An ``insats`` record: a unit of a cell (the cell's first record makes the cell and its column)."""
+    district, intervention = record["stadsdel"], record["insats"]
+    columns.setdefault(
+        intervention,
+        Column(intervention=intervention, label=record["insats_namn"], central=record["central_garanti"] == "ja"),
+    )
+    cell = cells.get((district, intervention))
+    if cell is None:
+        cell = Cell(district=district, intervention=intervention, steps=[], guaranteed=record["garanterad"] == "ja", units=[])
+        cells[district, intervention] = cell
+        row.cells.append(cell)
+    steps = record["steg"].split()
+    cell.steps.extend(s for s in steps if s not in cell.steps)
+    if record["enhet_namn"] or record["roll"]:
+        cell.units.append(
+            CellUnit(
+                id=record["enhet"] or None,
+                label=record["enhet_namn"],
+                kind=record["enhetstyp"],
+                role=record["roll"],
+                role_label=record["roll_namn"],
+                steps=steps,
+            )
+        )
+
+
+def _local_step(record: dict[str, str]) -> LocalStep:
+    return LocalStep(
+        step=record["steg"],
+        label=record["steg_namn"],
+        phase=record["fas"],
+        role=record["roll"] or None,
+        unit=record["enhet"] or None,
+        unit_label=record["enhet_namn"] or None,
+        unit_kind=record["enhetstyp"] or None,
+        intervention=record["insats"] or None,
+        guaranteed=record["garanterad"] == "ja",
+        deadline=DeadlineText(
+            within=record["tidsfrist"],
+            counts_from=record["räknas_från"],
+            counts_from_label=record["räknas_från_namn"],
+        )
+        if record["tidsfrist"]
+        else None,
+        after=record["föregående_steg"].split(),
+    )
 
 
 def _yes(value: bool) -> str:
@@ -202,4 +224,5 @@ def _flags(cell: Cell) -> list[str]:
         *(f"avviker_{ASPECT_LABELS[a]}" for a in cell.differs),
         *(["skärpt_tidsfrist"] if cell.tightened else []),
         *(["lokalt_steg"] if cell.local else []),
+        *(["lokal_anvisning"] if cell.noted else []),
     ]

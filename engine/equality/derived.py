@@ -18,16 +18,20 @@ districts on three aspects, each on its own:
 
 An aspect has a majority when one value (the set of roles, kinds or units of
 the cell) is held by more than half of the districts; a cell is flagged on the
-aspects where it departs from a majority.  Where no value has a majority (the
-districts organise it many ways) nothing is flagged on that aspect: every
-district would otherwise "differ".
+aspects where it departs from that majority.  Where the districts differ and
+no value has a majority (the districts organise it many ways: the decisions on
+stable housing are made by six different units), the column ``varies`` on that
+aspect and every cell is flagged on it: there is no common way to depart from,
+and a reader comparing districts has to look at each one.  Before, such a
+column flagged nothing, which hid the widest differences of all.
 
-Also flagged, per district: its local steps (``add_steps``) and its tightened
-deadlines (``engine/equality/build.py`` says which those are).  In a cell,
-``tightened`` and ``local`` name the cell's steps among those.
+Also flagged, per district: its local steps (``add_steps``), its tightened
+deadlines (``engine/equality/build.py`` says which those are) and its local
+instructions (``steps.<id>.note``).  In a cell, ``tightened``, ``local`` and
+``noted`` name the cell's steps among those.
 
-Everything derived (majorities, ``differs``, a cell's ``tightened`` and
-``local``) is computed here from the rest, both when the matrix is built and
+Everything derived (majorities, ``varies``, ``differs``, a cell's
+``tightened``, ``local`` and ``noted``) is computed here from the rest, both when the matrix is built and
 when it is read back from its CSV, so a matrix read back is equal to the one
 written.
 """
@@ -39,7 +43,7 @@ from collections import Counter
 from .model import ASPECTS, RVC, Aspect, Cell, Column, DistrictRow, EqualityMatrix
 
 
-def _signature(cell: Cell, aspect: Aspect) -> tuple[str, ...]:
+def signature(cell: Cell, aspect: Aspect) -> tuple[str, ...]:
     if aspect == "role":
         values = {u.role for u in cell.units}
     elif aspect == "kind":
@@ -50,20 +54,27 @@ def _signature(cell: Cell, aspect: Aspect) -> tuple[str, ...]:
 
 
 def assemble(process: str, process_label: str, version: str, columns: list[Column], rows: list[DistrictRow]) -> EqualityMatrix:
-    """Majorities, each cell's ``differs``, ``tightened`` and ``local``: everything derived."""
+    """Majorities, ``varies``, each cell's ``differs``, ``tightened``, ``local`` and ``noted``: everything derived."""
     for column in columns:
-        column.majority = {}
+        column.majority, column.varies = {}, []
         cells = [row_cell for row in rows for row_cell in row.cells if row_cell.intervention == column.intervention]
         for aspect in ASPECTS:
-            value, count = Counter(_signature(c, aspect) for c in cells).most_common(1)[0] if cells else ((), 0)
+            counts = Counter(signature(c, aspect) for c in cells)
+            value, count = counts.most_common(1)[0] if cells else ((), 0)
             if count * 2 > len(rows):
                 column.majority[aspect] = list(value)
+            elif len(counts) > 1:
+                column.varies.append(aspect)
         for c in cells:
-            c.differs = [a for a in ASPECTS if a in column.majority and list(_signature(c, a)) != column.majority[a]]
+            c.differs = [
+                a for a in ASPECTS if a in column.varies or (a in column.majority and list(signature(c, a)) != column.majority[a])
+            ]
     for row in rows:
         tightened = {t.step for t in row.tightened_deadlines}
         local = {s.step for s in row.local_steps}
+        noted = {n.step for n in row.step_notes}
         for c in row.cells:
             c.tightened = [s for s in c.steps if s in tightened]
             c.local = [s for s in c.steps if s in local]
+            c.noted = [s for s in c.steps if s in noted]
     return EqualityMatrix(process=process, process_label=process_label, version=version, columns=columns, districts=rows)

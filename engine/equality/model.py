@@ -6,8 +6,8 @@ guarantees (``Column.central`` is false for those).  A cell lists the
 district's steps that offer the intervention (central or local ones) and, per
 responsible unit, the unit (id, Swedish label, kind) and the role bound to it.
 
-The flags (a column's ``majority``, a cell's ``differs``, ``tightened`` and
-``local``) are derived in ``engine/equality/derived.py``; the CSV form is
+The flags (a column's ``majority`` and ``varies``, a cell's ``differs``,
+``tightened``, ``local`` and ``noted``) are derived in ``engine/equality/derived.py``; the CSV form is
 ``engine/equality/csv_format.py``'s.
 """
 
@@ -52,10 +52,11 @@ class Cell(BaseModel):
     differs: list[Aspect] = Field(default_factory=list, description="Aspects where the cell departs from the majority.")
     tightened: list[str] = Field(default_factory=list, description="The cell's steps whose deadline the district tightened.")
     local: list[str] = Field(default_factory=list, description="The cell's steps the district added.")
+    noted: list[str] = Field(default_factory=list, description="The cell's steps the district gave a local instruction (note).")
 
     @property
     def flagged(self) -> bool:
-        return bool(self.differs or self.tightened or self.local)
+        return bool(self.differs or self.tightened or self.local or self.noted)
 
 
 class Column(BaseModel):
@@ -64,6 +65,10 @@ class Column(BaseModel):
     central: bool = Field(description="Guaranteed by the central process (false: only some district guarantees it).")
     majority: dict[Aspect, list[str]] = Field(
         default_factory=dict, description="Per aspect, the value more than half of the districts share."
+    )
+    varies: list[Aspect] = Field(
+        default_factory=list,
+        description="Aspects on which the districts differ with no value held by more than half: every cell differs on them.",
     )
 
 
@@ -90,6 +95,14 @@ class TightenedDeadline(BaseModel):
     counts_from_label: str
 
 
+class StepNote(BaseModel):
+    """A district's local instruction on one of its steps (``steps.<id>.note``), in its own words."""
+
+    step: str
+    label: str
+    note: str
+
+
 class DistrictRow(BaseModel):
     district: str
     label: str
@@ -97,6 +110,7 @@ class DistrictRow(BaseModel):
     cells: list[Cell] = Field(description="One per column, in column order.")
     local_steps: list[LocalStep] = Field(default_factory=list)
     tightened_deadlines: list[TightenedDeadline] = Field(default_factory=list)
+    step_notes: list[StepNote] = Field(default_factory=list, description="The district's local instructions, in step order.")
 
 
 class EqualityMatrix(BaseModel):

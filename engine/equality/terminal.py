@@ -20,7 +20,9 @@ def equality_tables(matrix: EqualityMatrix) -> list[Table]:
     for column in table.columns:
         column.overflow = "fold"  # ids and long Swedish words wrap instead of being cut off
     for row in matrix.districts:
-        table.add_row(Text(row.label), *(_cell_text(cell) for cell in row.cells))
+        table.add_row(
+            Text(row.label), *(_cell_text(cell, column) for cell, column in zip(row.cells, matrix.columns, strict=True))
+        )
     majority = [Text(_majority_text(c), style="dim") for c in matrix.columns]
     table.add_row(Text("Flertalet", style="bold"), *majority)
     local = Table(
@@ -46,7 +48,7 @@ def equality_tables(matrix: EqualityMatrix) -> list[Table]:
     return [table, local, tightened]
 
 
-def _cell_text(cell: Cell) -> Text:
+def _cell_text(cell: Cell, column: Column) -> Text:
     text = Text()
     if not cell.units:
         text.append("saknas", style="bold red")
@@ -55,12 +57,18 @@ def _cell_text(cell: Cell) -> Text:
             text.append("\n")
         text.append(unit.label, style="yellow" if cell.differs else "")
         text.append(f" ({unit.id or unit.role})", style="dim")
-    if cell.differs:
-        text.append("\n≠ flertalet: " + ", ".join(ASPECT_LABELS[a] for a in cell.differs), style="bold yellow")
+    departs = [ASPECT_LABELS[a] for a in cell.differs if a not in column.varies]
+    if departs:
+        text.append("\n≠ flertalet: " + ", ".join(departs), style="bold yellow")
+    if any(a in column.varies for a in cell.differs):
+        varies = ", ".join(ASPECT_LABELS[a] for a in cell.differs if a in column.varies)
+        text.append(f"\nolika i stadsdelarna, ingen gemensam: {varies}", style="bold yellow")
     if cell.tightened:
         text.append("\nskärpt tidsfrist: " + ", ".join(cell.tightened), style="bold cyan")
     if cell.local:
         text.append("\nlokalt steg: " + ", ".join(cell.local), style="bold magenta")
+    if cell.noted:
+        text.append("\nlokal anvisning: " + ", ".join(cell.noted), style="magenta")
     if not cell.guaranteed and cell.steps:
         text.append("\ninte garanterad här", style="bold red")
     return text
@@ -69,4 +77,5 @@ def _cell_text(cell: Cell) -> Text:
 def _majority_text(column: Column) -> str:
     shown = {a: [KIND_LABELS.get(v, v) for v in vs] if a == "kind" else vs for a, vs in column.majority.items() if a != "role"}
     parts = [f"{ASPECT_LABELS[a]}: {', '.join(v) or '–'}" for a, v in shown.items()]
+    parts += [f"{ASPECT_LABELS[a]}: ingen gemensam" for a in column.varies if a != "role"]
     return "\n".join(parts) or "ingen majoritet"
