@@ -18,7 +18,6 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.db import make_engine, schema_at_head
-
 from tests.live import FACTS, OPENED
 from tests.pgbouncer import SERVER_POOL, PgBouncer
 from tests.service import ServerProcess, Service, copy_processes, fresh_database, settings_for

@@ -21,8 +21,8 @@ from api.cli import app as cli
 from api.events import HousingOutcomeRecorded
 from api.models import Case, CaseEvent
 from api.routes.pages import COOKIE
-from tests.service import Service
 from tests.api.test_goals import cell, open_case, report
+from tests.service import Service
 
 # None of these is a meaningful number, boolean or child for any goal: 198503121234 is a personal
 # identity number typed into an age field, which the API accepted until issue 11.

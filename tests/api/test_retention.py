@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from api.models import CaseEvent
-from tests.service import Service
 from tests.api.test_goals import open_case, record
+from tests.service import Service
 
 LONG_AGO = dt.datetime(2016, 6, 1, 9, 30, tzinfo=dt.UTC)
 CHILD = [{"age": 9, "accompanying": True, "in_school": True}]

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 
 from engine import build
 from engine.case import FactsError, fact_normalizer, normalize_facts
-
 from tests.conftest import ROOT
 from tests.strategies import facts_of
 

@@ -20,7 +20,6 @@ from engine import (
     render_changes,
 )
 from engine.compare import NoteReview, RoleChange, StepChange
-
 from tests.conftest import ROOT
 from tests.engine.test_render import svg_edges, svg_nodes
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from engine import build
-
 from tests.conftest import ROOT
 
 INVALID = sorted((ROOT / "tests" / "invalid").glob("*.yaml"))

@@ -42,7 +42,6 @@ from engine.language.python import PythonSource
 from engine.rules import DurableMatcher, PythonMatcher, rules_of
 from engine.schema import FactSpec
 from engine.schema import FactType as FactTypeName
-
 from tests.conftest import MINI
 
 BACKENDS: list[type[Visitor[Any]]] = [Evaluator, TypeChecker, Translator, PythonSource, Domains, CaseEvaluator]

@@ -6,7 +6,6 @@ import ast
 import inspect
 
 import engine
-
 from tests.conftest import ROOT
 
 
@@ -16,7 +15,7 @@ def test_all_names_what_the_package_exports() -> None:
 
 
 def test_engine_never_imports_api() -> None:
-    for path in (ROOT / "engine").glob("*.py"):
+    for path in (ROOT / "engine").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from engine import Build, build, evaluate
-
 from tests.conftest import ROOT
 
 DISTRICTS = [

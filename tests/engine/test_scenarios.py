@@ -9,7 +9,6 @@ import pytest
 from engine import build
 from engine.rules import PythonMatcher
 from engine.scenario import load_scenario, mismatches, walk
-
 from tests.conftest import ROOT
 
 SCENARIOS = sorted((ROOT / "tests" / "scenarios").glob("*.yaml"))

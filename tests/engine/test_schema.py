@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from engine.schema import FactSpec, json_schema, json_schema_text
-
 from tests.conftest import ROOT
 
 

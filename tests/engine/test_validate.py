@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine import CHECKS, CompiledProcess, validate_process
-
 from tests.conftest import MINI
 
 Central = Callable[..., CompiledProcess]

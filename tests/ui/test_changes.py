@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser
 
 from api.auth import Role, mint
-from tests.service import ServerProcess, copy_processes, fresh_database, settings_for
 from tests.api.test_drafts import REASSIGNED, TIGHTER, today
+from tests.service import ServerProcess, copy_processes, fresh_database, settings_for
 from tests.ui.test_browser import Session, browser, login  # noqa: F401  (browser: the shared Chromium fixture)
 
 DRAFT_URL = re.compile(r".*/ui/drafts/farsta/[0-9a-f-]{36}$")
