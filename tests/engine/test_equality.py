@@ -12,7 +12,6 @@ from engine import build
 from engine.case import CaseState, CompletedStep
 from engine.decide import Decision, decide
 from engine.rules import PythonMatcher
-
 from tests.conftest import ROOT
 from tests.strategies import facts_of
 
