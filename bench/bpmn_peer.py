@@ -48,7 +48,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import CaseState, CompiledProcess
 from engine.bpmn import python_condition
-from engine.decide import back_edges
+from engine.compile import back_edges
 from engine.language import Otherwise
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -146,7 +146,7 @@ class SpiffPeer:
         of their targets' ``inputs``, which is what the join looks back along, gives SpiffWorkflow that
         rule; tokens still travel along them (``outputs``)."""
         specs = self.spec.task_specs
-        for source, target in back_edges(compiled):
+        for source, target in back_edges(compiled.graph, compiled.process.start):
             source_spec = specs.get(f"{source}__split") or specs[source]
             target_spec = specs[_entry(compiled, target)]
             target_spec.inputs = [spec for spec in target_spec.inputs if spec is not source_spec]

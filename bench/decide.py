@@ -3,25 +3,22 @@
 Prints, in one run:
   * decide() with durable-rules doing the matching (the product), decisions/s and p50/p99.
     Every case state comes back --rounds times, as caseworkers ask about a case again;
-    the matcher keeps the hits of recently matched facts and decide() the outline of the
-    decision for a case state, so the first round (printed apart: the first ask of each
-    case, nothing kept) is slower than the others.  Once on cases without a facts history
-    (as the peer sees them), once on cases with one as the service builds it from a case's
-    log (the opening facts, and in two cases of five a change of facts).  The next line is
-    the same with the matcher's cache off: every decision asks durable-rules;
+    nothing is kept per case, so the first round (printed apart: the first ask of each case)
+    costs what the others do.  The process version's tables (memo.py) are built before
+    timing, as a running service has them.  Once on cases without a facts history (as the
+    peer sees them), once on cases with one as the service builds it from a case's log (the
+    opening facts, and in two cases of five a change of facts);
   * decide() with the plain-Python evaluator of the same compiled process (the floor);
   * SpiffWorkflow, the peer: the same process as BPMN (bench/bpmn_peer.py, whose
     docstring says where the comparison is not exact), replaying each case's completed
     steps; how often its open steps agree with decide()'s, and decide()'s speed-up over it;
-  * the matching alone: durable-rules with and without the cache, plain Python;
-  * decide() on one case with 1, 5 and 15 children (the most a case may have), the matcher's
-    cache off: every child opens its own steps, so this is where more facts cost more;
+  * the matching alone: durable-rules, plain Python;
+  * decide() on one case with 1, 5 and 15 children (the most a case may have): every child
+    opens its own steps, so this is where more facts cost more;
   * optionally (--threads N --per-thread M) N threads calling decide() at once through
     one durable-rules matcher, every Decision compared with the oracle's (the issue's bar
-    is 8 x 100,000), once with the matcher's cache off (durable-rules decides every call)
-    and once with it;
-  * memory: resident set size before and after --memory decisions, over --memory-states
-    cases (more than the matcher and decide() keep, so both evict as they go).
+    is 8 x 100,000);
+  * memory: resident set size before and after --memory decisions, over --memory-states cases.
 
 Run: .venv/bin/python bench/decide.py [--states 300] [--rounds 5] [--peer-rounds 1]
        [--threads 8 --per-thread 100000] [--memory 1000000 --memory-states 3000]
@@ -150,24 +147,13 @@ def main() -> None:
         f"{steps / len(states):.1f} completed steps each; with history {entries / len(states):.1f} entries each\n"
     )
 
-    durable, uncached, oracle = DurableMatcher(), DurableMatcher(cache_size=0), PythonMatcher()
+    durable, oracle = DurableMatcher(), PythonMatcher()
     facts = [normalize_facts(compiled.process.facts, s.facts) for s in states]
     n = len(states)
-    # Each decide() line starts from nothing kept: no tables, routings or games of this process version.
-    compiled.derived.clear()
+    decide(compiled, states[0], durable)  # the version's tables and its registered ruleset, as a service has them
     ours = measure("decide(), durable-rules matching", lambda i: decide(compiled, states[i], durable), n, args.rounds, True)
-    compiled.derived.clear()
-    kept_history = DurableMatcher()
-    measure(
-        "decide(), the same, cases with a history",
-        lambda i: decide(compiled, with_history[i], kept_history),
-        n,
-        args.rounds,
-        True,
-    )
-    compiled.derived.clear()
-    measure("decide(), durable-rules, matcher cache off", lambda i: decide(compiled, states[i], uncached), n, args.rounds)
-    compiled.derived.clear()
+    with_history_decided = lambda i: decide(compiled, with_history[i], durable)  # noqa: E731
+    measure("decide(), the same, cases with a history", with_history_decided, n, args.rounds, True)
     measure("decide(), plain-Python evaluator (floor)", lambda i: decide(compiled, states[i], oracle), n, args.rounds)
     peer = SpiffPeer(compiled)
 
@@ -183,30 +169,25 @@ def main() -> None:
         f"{sum(bool(d) and d <= per_child for d in differences)} differ only in per-child steps (one task for all children "
         "in the peer), the rest elsewhere: see bench/bpmn_peer.py"
     )
-    measure("matching alone, durable-rules (cache)", lambda i: durable.match(compiled, facts[i]), n, args.rounds)
-    measure("matching alone, durable-rules, cache off", lambda i: uncached.match(compiled, facts[i]), n, args.rounds)
+    measure("matching alone, durable-rules", lambda i: durable.match(compiled, facts[i]), n, args.rounds)
     measure("matching alone, plain Python", lambda i: oracle.match(compiled, facts[i]), n, args.rounds)
     for count in (1, 5, 15):
         case = with_children(count)
-        label = f"decide(), {count} {'child' if count == 1 else 'children'}, cache off"
-        measure(label, lambda i, case=case: decide(compiled, case, uncached), 1, 200)
+        label = f"decide(), {count} {'child' if count == 1 else 'children'}"
+        measure(label, lambda i, case=case: decide(compiled, case, durable), 1, 200)
 
     if args.threads:
         mixed = states + with_history
         expected = [decide(compiled, s, oracle) for s in mixed]
         print()
-        matchers = [("durable-rules, cache off", DurableMatcher(cache_size=0)), ("durable-rules, cache", DurableMatcher())]
-        for label, matcher in matchers:
-            compiled.derived.clear()
-            done, wrong, wall = threaded(matcher, compiled, mixed, expected, args.threads, args.per_thread)
-            print(
-                f"{args.threads} threads x {args.per_thread} decisions ({label}): {done} made, "
-                f"{args.threads * args.per_thread - done} lost, {wrong} wrong or lost, {done / wall:.0f}/s"
-            )
+        done, wrong, wall = threaded(DurableMatcher(), compiled, mixed, expected, args.threads, args.per_thread)
+        print(
+            f"{args.threads} threads x {args.per_thread} decisions (durable-rules): {done} made, "
+            f"{args.threads * args.per_thread - done} lost, {wrong} wrong or lost, {done / wall:.0f}/s"
+        )
 
     if args.memory:
         many = case_states(compiled, args.memory_states, seed=2, history=True)
-        compiled.derived.clear()
         matcher = DurableMatcher()
         before = rss_mb()
         for k in range(args.memory):

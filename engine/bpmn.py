@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .compile import CompiledProcess, loop_edges
+from .compile import CompiledProcess, back_edges
 from .language import Expr, Otherwise
 from .language import python_source as _py
 from .schema import STEP_OPENED, Step
@@ -470,7 +470,7 @@ def _back_edges(graph: nx.DiGraph, start: str, model: _Model) -> Iterator[tuple[
     """Flows that close a loop, found depth first from the start in flow order."""
     target_of = {f.id: f.target for f in model.flows}
     successors = {node: [target_of[f] for f in model.nodes[node].outgoing] for node in graph}
-    yield from loop_edges(successors, start)
+    yield from back_edges(successors, start)
 
 
 __all__ = ["bpmn_process_id", "export_bpmn", "python_condition"]

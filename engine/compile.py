@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
@@ -26,6 +26,9 @@ from .language import Expr
 from .merge import source_of
 from .schema import EffectiveProcess, Step, Transition
 
+if TYPE_CHECKING:
+    from .memo import Tables
+
 
 @dataclass(frozen=True)
 class CompiledProcess:
@@ -33,9 +36,6 @@ class CompiledProcess:
     graph: nx.DiGraph
     version: str
     source: SourceMap
-    # Tables later stages derive from this process (routes, join feeders, reasons): they
-    # live and die with it, so nothing grows with the number of versions ever loaded.
-    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def district(self) -> str | None:
@@ -61,10 +61,23 @@ class CompiledProcess:
             table[step_id] = [(target, data["transition"], data["condition"]) for _, target, data in edges]
         return table
 
+    @cached_property
+    def tables(self) -> Tables:
+        """What deciding reads of this version (``memo.py``), built on its first decision and
+        kept with it.  Not when compiling: validation compiles processes with broken
+        references that only it may report, and most compiled versions are never decided on."""
+        from .memo import Tables  # memo builds deciding's documents, and deciding reads this module
 
-def loop_edges(successors: Mapping[str, Sequence[str]], start: str) -> list[tuple[str, str]]:
-    """Edges that close a loop: to a node on the current path of a depth-first walk from
-    ``start``, successors taken in the order given (so the result is stable)."""
+        return Tables.of(self)
+
+
+def back_edges(successors: Mapping[str, Iterable[str]], start: str) -> list[tuple[str, str]]:
+    """The edges that close a loop: to a node on the current path of a depth-first walk
+    from ``start``, successors taken in the order given (so the result is stable).
+
+    ``successors`` maps a node to the nodes it leads to; a networkx ``DiGraph`` is one
+    (``back_edges(compiled.graph, compiled.process.start)``: its edges are in file order).
+    """
     if start not in successors:
         return []
     loops: list[tuple[str, str]] = []

@@ -52,8 +52,8 @@ import graphviz
 
 from .case import CaseState, CompletedStep
 from .compare import ProcessChanges, compare, deadline_sv, duration_sv
-from .compile import CompiledProcess
-from .decide import Decision, NextStep, back_edges
+from .compile import CompiledProcess, back_edges
+from .decide import Decision, NextStep
 from .schema import EffectiveProcess, Transition
 
 RenderFormat = Literal["svg", "png", "pdf"]
@@ -291,7 +291,7 @@ class _Drawing:
         )
         self.g.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT, fontsize="11")
         self.g.attr("edge", color="#546e7a", fontname=FONT, fontsize="9", arrowsize="0.7")
-        self.back = back_edges(compiled)
+        self.back = set(back_edges(compiled.graph, compiled.process.start))
 
     def steps(
         self, shown: list[str], node: NodeFn, extra: dict[str, list[tuple[str, _Node]]] | None = None, chain: bool = False

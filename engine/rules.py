@@ -12,7 +12,9 @@ interface:
   JSON dicts, see ``ruleset_definition``) registered under a name holding the
   process version, on a private host that never starts durable-rules'
   background threads (they crash under concurrent posting and lose results);
-  every evaluation uses a fresh session that is deleted afterwards.
+  every evaluation uses a fresh session that is deleted afterwards.  Rules
+  that share a condition (``'financial' in needs`` leads on from four steps)
+  are one durable-rules rule, asked once.
 * ``PythonMatcher`` evaluates the same conditions with ``language.evaluate``;
   it is the test oracle the durable-rules matcher is checked against.
 
@@ -22,10 +24,9 @@ decision's cost grow with the square of the children.  A quantifier such as
 ``any(children, …)`` in a per-child rule is therefore worked out in Python once
 per case, as ``count(…, body)`` always is, and sent as a plain field.
 
-Caseworkers ask about the same case many times while its facts stay the same,
-so ``DurableMatcher`` keeps the hits of recently matched facts (a bounded LRU
-keyed by process version and the facts); ``cache_size=0`` turns that off, and
-the differential tests run durable-rules that way.
+Nothing is kept of the facts matched: every call asks durable-rules.  What is
+kept is per process version: its rules (``CompiledProcess.tables``) and, per
+``DurableMatcher``, its registered ruleset.
 
 durable-rules quirks this module works around (2.0.28, measured): a rule made
 only of a negative test (``$nex``) never returns, so every rule is anchored on
@@ -42,7 +43,6 @@ import itertools
 import json
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -55,6 +55,7 @@ from .cache import LruCache
 from .compile import CompiledProcess
 from .language import CHILDREN, Expr, Otherwise, RulesError, Translator, evaluate, flatten_facts, rule_fields
 from .language import json_value as _json_value
+from .schema import FactSpec
 
 Hit = tuple[str, int | None]
 
@@ -85,25 +86,16 @@ def rules_of(compiled: CompiledProcess) -> list[Rule]:
 
 
 class Matcher(Protocol):
-    # Whether the matcher keeps results between calls; decide() then keeps the outlines of
-    # its decisions too, and a matcher that keeps nothing is asked on every call.
-    keeps_results: bool
-
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> AbstractSet[Hit]: ...
 
 
 class PythonMatcher:
     """The plain-Python evaluator: the oracle."""
 
-    keeps_results = False  # the oracle works out every call
-
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> set[Hit]:
-        rules: list[Rule] | None = compiled.derived.get("rules")
-        if rules is None:
-            rules = compiled.derived["rules"] = rules_of(compiled)
         children = facts.get(CHILDREN) or []
         hits: set[Hit] = set()
-        for rule in rules:
+        for rule in compiled.tables.rules:
             if rule.per_child:
                 hits.update((rule.id, i) for i, child in enumerate(children) if evaluate(rule.expr, facts, child=child))
             elif evaluate(rule.expr, facts):
@@ -173,17 +165,17 @@ def _no_action(c: Any) -> None:
 # elements carry only their declared fields, and inside a JSON string a quote is escaped.
 _RULE = re.compile(r'\{\s*"([^"]+)"')
 _CHILD = re.compile(r'"_ci"\s*:\s*(\d+)')
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # no spaces: less for durable-rules to read
 
 
-def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, int | None]]:
+def _matches(handle: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, int | None]]:
     """Assert the facts and yield ``(rule name, child index or None)`` for every match.
 
     This is durable-rules' own action loop (``Ruleset.do_actions``, which also reads only
     the first rule of a message) without its per-action closures and state round trips:
     the actions here only record which rule matched, so there is no state to write back.
     """
-    handle = ruleset._handle
-    code, state_handle = durable_rules_engine.assert_facts(handle, json.dumps(batch, ensure_ascii=False))[:2]
+    code, state_handle = durable_rules_engine.assert_facts(handle, _JSON(batch))[:2]
     if code == 1:
         raise MessageNotHandledException(batch)
     started = durable_rules_engine.start_action_for_state(handle, state_handle)
@@ -192,7 +184,8 @@ def _matches(ruleset: Any, batch: list[dict[str, Any]]) -> Iterator[tuple[str, i
         rule = _RULE.match(message)
         if rule is None:
             raise RulesError(f"durable-rules sent an action message this module cannot read: {message[:80]}")
-        child = _CHILD.search(message)
+        at = message.rfind('"_ci"')  # a child's fact ends with it; a regex would scan every message whole
+        child = _CHILD.match(message, at) if at >= 0 else None
         yield rule.group(1), int(child.group(1)) if child else None
         message = durable_rules_engine.complete_and_start_action(handle, state_handle)
 
@@ -221,74 +214,76 @@ def facts_key(facts: Mapping[str, Any]) -> Hashable:
     return (*facts, *[v if type(v) not in _NESTED else _frozen(v) for v in facts.values()])
 
 
-class DurableMatcher:
-    """durable-rules does the matching, synchronously, on a private host; recent results are kept."""
+@dataclass(frozen=True)
+class _Version:
+    """One process version's ruleset as registered, and what sending it facts needs."""
 
-    def __init__(self, max_versions: int = 64, cache_size: int = 1024) -> None:
-        self._lock = threading.Lock()
-        self._host = _SyncHost()
-        self._compiled: OrderedDict[str, tuple[CompiledRules, dict[str, str | None]]] = OrderedDict()
-        self._max_versions = max_versions
-        self._sid = itertools.count(1)
-        self._hits: LruCache[tuple[str, Hashable], frozenset[Hit]] = LruCache(cache_size)
-        self.keeps_results = cache_size > 0
+    host: _SyncHost  # its own: a host cannot drop a ruleset, but letting the host go drops it
+    handle: Any  # the ruleset's handle in durable-rules' engine
+    rules: CompiledRules
+    ids: Mapping[str, tuple[str, ...]]  # durable-rules' rule -> the rules with its condition
+    vocabulary: Mapping[str, FactSpec]  # the facts some rule reads: nothing else is flattened
 
-    def _ruleset(self, compiled: CompiledProcess) -> tuple[CompiledRules, dict[str, str | None]]:
-        key = f"{compiled.name}:{compiled.version}"
-        entry = self._compiled.get(key)
-        if entry is not None:
-            self._compiled.move_to_end(key)
-            return entry
-        rules = ruleset_definition(compiled)
-        ids: dict[str, str | None] = {}
-        definition: dict[str, Any] = {}
-        for rule_name, rule in rules.definition.items():
-            ids[rule_name] = rule["rule"]
+    def batch(self, facts: Mapping[str, Any], sid: str) -> list[dict[str, Any]]:
+        """The case's fact and one per child, each with only the fields the rules read of it:
+        every fact is JSON-encoded in, and back out with every match."""
+        rules = self.rules
+        flat = flatten_facts(self.vocabulary, facts)
+        for key, expr in rules.derived.items():
+            flat[key] = evaluate(expr, facts)
+        batch = [{**{k: v for k, v in flat.items() if k in rules.fields}, "id": "case", "sid": sid, "ctx": "case"}]
+        read = rules.child_fields
+        shared = {k: v for k, v in flat.items() if k in read}
+        for i, child in enumerate(facts.get(CHILDREN) or []):
+            own = {f"child__{k}": _json_value(v) for k, v in child.items() if v is not None and f"child__{k}" in read}
+            batch.append({**shared, **own, "id": f"c{i}", "sid": sid, "ctx": "child", "_ci": i})
+        return batch
+
+
+def _register(compiled: CompiledProcess) -> _Version:
+    rules = ruleset_definition(compiled)
+    first: dict[str, str] = {}  # a condition, as JSON -> the durable-rules rule asking it
+    ids: dict[str, list[str]] = {}
+    definition: dict[str, Any] = {}
+    for rule_name, rule in rules.definition.items():
+        asked = first.setdefault(json.dumps(rule["all"], sort_keys=True), rule_name)
+        if asked == rule_name:
             # durable-rules wants an action per rule; _matches reads the matches itself.
             definition[rule_name] = {"all": rule["all"], "run": _no_action}
-        if len(self._compiled) >= self._max_versions:
-            # Rulesets cannot be deleted from a host; a new host lets the old ones go.
-            self._host = _SyncHost()
-            self._compiled.clear()
-        try:
-            self._host.register_rulesets({rules.name: definition})
-        except Exception as exc:  # durable-rules raises bare Exceptions
-            raise RulesError(f"durable-rules refused ruleset {rules.name}: {exc}") from exc
-        self._compiled[key] = (rules, ids)
-        return rules, ids
+        if rule["rule"] is not None:  # not a catch-all
+            ids.setdefault(asked, []).append(rule["rule"])
+    host = _SyncHost()
+    try:
+        host.register_rulesets({rules.name: definition})
+    except Exception as exc:  # durable-rules raises bare Exceptions
+        raise RulesError(f"durable-rules refused ruleset {rules.name}: {exc}") from exc
+    read = rules.fields | rules.child_fields
+    vocabulary = {n: spec for n, spec in compiled.process.facts.items() if any(f == n or f.startswith(n + "__") for f in read)}
+    handle = host.get_ruleset(rules.name)._handle
+    return _Version(host, handle, rules, {name: tuple(rule_ids) for name, rule_ids in ids.items()}, vocabulary)
+
+
+class DurableMatcher:
+    """durable-rules does the matching, synchronously, on private hosts."""
+
+    def __init__(self, max_versions: int = 64) -> None:
+        self._lock = threading.Lock()  # one evaluation at a time in durable-rules' engine
+        self._versions: LruCache[tuple[str, str], _Version] = LruCache(max_versions)
+        self._sid = itertools.count(1)
+
+    def _version(self, compiled: CompiledProcess) -> _Version:
+        key = (compiled.name, compiled.version)
+        found = self._versions.get(key)
+        return found if found is not None else self._versions.put(key, _register(compiled))
 
     def match(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> frozenset[Hit]:
-        if not self._hits.size:
-            return self.evaluate(compiled, facts)
-        try:
-            key = (compiled.version, facts_key(facts))
-            found = self._hits.get(key)
-        except TypeError:  # facts holding something unhashable: not normalized, so not kept
-            return self.evaluate(compiled, facts)
-        return found if found is not None else self._hits.put(key, self.evaluate(compiled, facts))
-
-    def evaluate(self, compiled: CompiledProcess, facts: Mapping[str, Any]) -> frozenset[Hit]:
-        """Ask durable-rules, whatever is kept."""
+        hits: set[Hit] = set()
         with self._lock:
-            rules, ids = self._ruleset(compiled)
-            # Only the fields some rule reads: every fact is JSON-encoded in, and back out per match.
-            flat = flatten_facts(compiled.process.facts, facts)
-            for key, expr in rules.derived.items():
-                flat[key] = evaluate(expr, facts)
+            version = self._version(compiled)
             sid = str(next(self._sid))
-            batch = [{**{k: v for k, v in flat.items() if k in rules.fields}, "id": "case", "sid": sid, "ctx": "case"}]
-            read = rules.child_fields
-            shared = {k: v for k, v in flat.items() if k in read}
-            for i, child in enumerate(facts.get(CHILDREN) or []):
-                own = {f"child__{k}": _json_value(v) for k, v in child.items() if v is not None and f"child__{k}" in read}
-                batch.append({**shared, **own, "id": f"c{i}", "sid": sid, "ctx": "child", "_ci": i})
-            ruleset = self._host.get_ruleset(rules.name)
-            hits: set[Hit] = set()
             try:
-                for name, child in _matches(ruleset, batch):
-                    rule_id = ids.get(name)
-                    if rule_id is not None:
-                        hits.add((rule_id, child))
+                for name, child in _matches(version.handle, version.batch(facts, sid)):
+                    hits.update((rule_id, child) for rule_id in version.ids.get(name, ()))
             except MessageNotHandledException as exc:
                 raise RulesError("durable-rules handled no fact; the catch-all rule is missing") from exc
             except RulesError:
@@ -296,8 +291,8 @@ class DurableMatcher:
             except Exception as exc:
                 raise RulesError(f"durable-rules failed: {exc}") from exc
             finally:
-                ruleset.delete_state(sid)
-        for rule in rules.always:
+                durable_rules_engine.delete_state(version.handle, sid)
+        for rule in version.rules.always:
             if rule.per_child:
                 hits.update((rule.id, i) for i in range(len(facts.get(CHILDREN) or [])))
             else:

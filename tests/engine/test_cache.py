@@ -1,4 +1,4 @@
-"""The bounded cache the matcher and decide() keep their results in."""
+"""The engine's bounded cache (the matcher's registered versions, the diagrams and pictures)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_it_keeps_at_most_its_size_and_nothing_at_size_zero() -> None:
     assert nothing.put(1, "1") == "1" and nothing.get(1) is None and len(nothing) == 0
 
 
-def test_an_entry_used_since_it_was_added_outlives_one_that_was_not() -> None:
+def test_the_least_recently_used_entry_goes_first() -> None:
     cache: LruCache[str, int] = LruCache(3)
     for key in "abc":
         cache.put(key, ord(key))
@@ -23,5 +23,5 @@ def test_an_entry_used_since_it_was_added_outlives_one_that_was_not() -> None:
     cache.put("d", 4)
     assert cache.get("b") is None  # the oldest unused went
     assert [cache.get(k) for k in "acd"] == [ord("a"), ord("c"), 4]
-    cache.put("e", 5)  # all used: each gets a second chance, then the oldest goes
-    assert len(cache) == 3 and cache.get("e") == 5
+    cache.put("e", 5)  # "a" was used least lately
+    assert len(cache) == 3 and cache.get("e") == 5 and cache.get("a") is None

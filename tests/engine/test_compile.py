@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine import CompiledProcess
-
+from engine.compile import back_edges
 from tests.conftest import MINI
 
 
@@ -38,3 +38,15 @@ def test_two_districts_get_different_versions(district: Callable[..., CompiledPr
     a = district()
     b = district("steps:\n  triage: {role: rvt}\n")
     assert a.version != b.version
+
+
+def test_back_edges_close_a_loop_on_the_depth_first_path_from_the_start() -> None:
+    successors = {"a": ["b"], "b": ["c", "a"], "c": ["b", "d"], "d": []}
+    assert back_edges(successors, "a") == [("c", "b"), ("b", "a")]
+    assert back_edges(successors, "d") == [] and back_edges(successors, "nowhere") == []
+
+
+def test_a_version_builds_its_tables_once(central: Callable[..., CompiledProcess]) -> None:
+    c = central()
+    assert c.tables is c.tables
+    assert [route.target for route in c.tables.steps["intake"].routes] == [target for target, _, _ in c.outgoing("intake")]

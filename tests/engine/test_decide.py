@@ -15,7 +15,6 @@ from engine import CompiledProcess, compile_process, load_process, merge_overrid
 from engine.case import CaseState, FactsError
 from engine.decide import Decision, DecisionError, add_duration, decide
 from engine.rules import DurableMatcher, PythonMatcher
-
 from tests.conftest import OVERRIDE, ROOT, wrong_in_threads
 
 FLOW = """\
@@ -225,7 +224,9 @@ def refused(compiled: CompiledProcess, s: CaseState, error: type[FactsError] = F
 
 
 def test_unknown_steps_and_missing_child_indexes_are_refused(flow: CompiledProcess) -> None:
-    assert refused(flow, state(done=["intak"]), DecisionError) == {"completed[0].step": "not a step of this process; did you mean 'intake'?"}
+    assert refused(flow, state(done=["intak"]), DecisionError) == {
+        "completed[0].step": "not a step of this process; did you mean 'intake'?"
+    }
     with pytest.raises(DecisionError, match="done per child"):
         decide(flow, state({"children": [{"age": 3}]}, ["intake", "child_check"]))
 
@@ -330,9 +331,7 @@ def test_several_events_on_one_day_use_the_facts_they_were_recorded_with(flow: C
 
 
 def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProcess) -> None:
-    """decide() builds its models without validating them again (inputs are already valid); they must not differ."""
-    from engine.decide import _built
-
+    """Some parts are built once per process version (memo.py) and shared; they must not differ from validated ones."""
     facts = {"needs": ["housing"], "risk_level": "high", "children": [{"age": 4, "accompanying": True}]}
     decision = decide(flow, state(facts, ["intake"]))
     assert decision.next_steps and decision.pending_guarantees
@@ -342,14 +341,13 @@ def test_decisions_are_built_as_validation_would_build_them(flow: CompiledProces
         validated = type(model)(**dict(model))
         assert model == validated and model.model_dump_json() == validated.model_dump_json()
         assert model.model_fields_set == validated.model_fields_set == set(type(model).model_fields)
-        rebuilt = _built(type(model), dict(model))
-        assert rebuilt == validated and repr(rebuilt) == repr(validated)
+        assert repr(model) == repr(validated)
     assert Decision.model_validate_json(decision.model_dump_json()) == decision
 
 
 def test_asking_again_gives_an_equal_decision_that_no_caller_can_change_for_another(flow: CompiledProcess) -> None:
-    """decide() keeps the outline of a decision; the Decision and its lists are the caller's own,
-    what they hold is frozen."""
+    """decide() shares what is the same for every case of a version; the Decision and its lists
+    are the caller's own, what they hold is frozen."""
     import pydantic
 
     facts = {"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}
@@ -374,9 +372,7 @@ def test_asking_again_gives_an_equal_decision_that_no_caller_can_change_for_anot
 
 
 class CountingMatcher(PythonMatcher):
-    """The oracle, counting what it is asked, and saying it keeps its results (so decide() keeps its games)."""
-
-    keeps_results = True
+    """The oracle, counting what it is asked."""
 
     def __init__(self) -> None:
         self.asked = 0
@@ -386,32 +382,18 @@ class CountingMatcher(PythonMatcher):
         return super().match(compiled, facts)
 
 
-def test_a_case_asked_about_again_is_not_played_again_until_it_moves(flow: CompiledProcess) -> None:
+def test_each_distinct_set_of_facts_is_matched_once_per_decision(flow: CompiledProcess) -> None:
     facts = {"needs": ["housing"], "risk_level": "high"}
-    one, other = CountingMatcher(), CountingMatcher()
-    first = decide(flow, state(facts, ["intake"]), one)
-    assert one.asked == 1
-    # Asked again with a state built anew, as the service builds it from the database: kept.
-    again = decide(flow, CaseState.model_validate(state(facts, ["intake"]).model_dump()), one)
-    assert again == first and one.asked == 1
-    assert decide(flow, state(facts, ["intake"]), other) == first and other.asked == 1  # each matcher its own games
-    # Anything the game reads moves the case: the facts, the completed steps, the opening, the history.
-    decide(flow, state({**facts, "risk_level": "low"}, ["intake"]), one)
-    decide(flow, state(facts, ["intake", "risk"]), one)
-    decide(flow, state(facts, ["intake"]).model_copy(update={"opened": OPENED - dt.timedelta(days=1)}), one)
-    decide(
-        flow, CaseState.model_validate({**state(facts, ["intake"]).model_dump(), "history": [{"on": OPENED, "facts": {}}]}), one
-    )
-    assert one.asked == 1 + 1 + 1 + 1 + 2  # the last: the current facts and the history's
-    # The day and date facts are not part of the game.
-    decide(flow, state(facts, ["intake"], today=OPENED + dt.timedelta(days=40)), one)
-    decide(flow, state({**facts, "placement_start": "2025-02-03"}, ["intake"]), one)
-    assert one.asked == 7  # the date fact is a new set of facts to match, but the day is not
-    uncached = CountingMatcher()
-    uncached.keeps_results = False  # like the oracle, or durable-rules with its cache off: asked every time
-    for _ in range(2):
-        decide(flow, state(facts, ["intake"]), uncached)
-    assert uncached.asked == 2
+    counting = CountingMatcher()
+    first = decide(flow, state(facts, ["intake"]), counting)
+    assert counting.asked == 1
+    assert decide(flow, state(facts, ["intake"]), counting) == first and counting.asked == 2  # nothing kept between calls
+    same = [{"on": OPENED, "facts": facts}, {"on": OPENED, "facts": dict(facts)}]
+    decide(flow, CaseState.model_validate({**state(facts, ["intake"]).model_dump(), "history": same}), counting)
+    assert counting.asked == 3  # the history repeats the current facts
+    other = [{"on": OPENED, "facts": {}}, *same]
+    decide(flow, CaseState.model_validate({**state(facts, ["intake"]).model_dump(), "history": other}), counting)
+    assert counting.asked == 3 + 2
 
 
 def test_facts_equal_in_python_but_not_of_the_same_type_are_not_taken_for_each_other(flow: CompiledProcess) -> None:
@@ -424,25 +406,18 @@ def test_facts_equal_in_python_but_not_of_the_same_type_are_not_taken_for_each_o
         decide(flow, state({"ended": True, "age": 40.0}, ["intake"]), counting)
 
 
-def test_facts_pickle_cannot_write_are_decided_every_time_and_not_kept(flow: CompiledProcess) -> None:
+def test_facts_given_as_any_mapping_are_decided_as_a_dict_would_be(flow: CompiledProcess) -> None:
     import types
 
-    counting = CountingMatcher()
-    child = types.MappingProxyType({"age": 4, "accompanying": True})  # a Mapping, as facts may be; not picklable
+    child = types.MappingProxyType({"age": 4, "accompanying": True})
     expected = decide(flow, state({"children": [{"age": 4, "accompanying": True}]}, ["intake"]), PythonMatcher())
-    for _ in range(2):
-        assert decide(flow, state({"children": [child]}, ["intake"]), counting) == expected
-    assert counting.asked == 2
+    assert decide(flow, state({"children": [child]}, ["intake"])) == expected
 
 
 def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledProcess) -> None:
-    """8 threads share one matcher and few kept outlines (evicting all the time); days vary, so
-    the shared steps are built overdue and not at once.  The full bar, 8 x 100,000, is bench/decide.py's."""
-    from engine.decide import _Plan
-    from engine.rules import DurableMatcher
-
-    flow.derived["plan"] = _Plan(flow, outlines=2)
-    matcher = DurableMatcher(cache_size=2)
+    """8 threads share one matcher and one process version's tables; days vary, so steps are
+    overdue in some decisions and not in others.  The full bar, 8 x 100,000, is bench/decide.py's."""
+    matcher = DurableMatcher()
     cases = [
         state({"needs": ["housing"], "risk_level": "high", "placement_start": "2025-02-03"}, ["intake", "risk"]),
         state({"children": [{"age": 4, "accompanying": True}, {"age": 9, "accompanying": True}]}, ["intake"]),
@@ -455,10 +430,10 @@ def test_many_threads_asking_at_once_get_the_oracles_decisions(flow: CompiledPro
     assert wrong_in_threads(lambda i: decide(flow, asked[i], matcher), expected, runs=1500) == []
 
 
-def test_a_matcher_that_does_not_say_whether_it_keeps_results_is_asked_every_time(flow: CompiledProcess) -> None:
+def test_any_object_with_match_serves_as_a_matcher(flow: CompiledProcess) -> None:
     from dataclasses import dataclass
 
-    @dataclass  # not hashable either
+    @dataclass  # neither hashable nor a PythonMatcher
     class Plain:
         asked: int = 0
 
@@ -466,13 +441,9 @@ def test_a_matcher_that_does_not_say_whether_it_keeps_results_is_asked_every_tim
             self.asked += 1
             return PythonMatcher().match(compiled, facts)
 
-    for keeps in (None, True):
-        matcher = Plain()
-        if keeps:
-            matcher.keeps_results = True  # type: ignore[attr-defined]
-        first = decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher)  # type: ignore[arg-type]
-        assert decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher) == first  # type: ignore[arg-type]
-        assert matcher.asked == 2
+    matcher = Plain()
+    first = decide(flow, state({"needs": ["housing"]}, ["intake"]), matcher)
+    assert first == decide(flow, state({"needs": ["housing"]}, ["intake"]), PythonMatcher()) and matcher.asked == 1
 
 
 # --- cost in the number of children ------------------------------------------------------------
@@ -541,7 +512,7 @@ def test_a_decision_costs_work_in_proportion_to_the_children(monkeypatch: pytest
             completed=[{"step": step, "child": child, "on": OPENED} for step, child in done],
         )
 
-    matcher = DurableMatcher(cache_size=0)  # durable-rules evaluates every call
+    matcher = DurableMatcher()
     decide(compiled, case(2), matcher)  # the ruleset and the tables are built once, not counted
     work = _Work(monkeypatch)
     (l20, b20), (l40, b40), (l80, b80) = (work.of(lambda n=n: decide(compiled, case(n), matcher)) for n in (20, 40, 80))

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from engine import Build, CompiledProcess, build
 from engine.case import normalize_facts
-from engine.rules import DurableMatcher, PythonMatcher, RulesError, facts_key, rules_of, ruleset_definition
-
+from engine.language import RulesError
+from engine.rules import DurableMatcher, PythonMatcher, facts_key, rules_of, ruleset_definition
 from tests.conftest import ROOT, wrong_in_threads
 from tests.strategies import facts_of
 
@@ -25,8 +25,7 @@ REAL = build([ROOT / "processes", ROOT / "local_overrides"])
 CENTRAL = REAL.central["bryt_upp"].compiled
 JARVA = REAL.districts["jarva"].compiled
 assert CENTRAL is not None and JARVA is not None
-# No cache: every match below is durable-rules' own evaluation.
-DURABLE = DurableMatcher(cache_size=0)
+DURABLE = DurableMatcher()
 ORACLE = PythonMatcher()
 
 
@@ -60,7 +59,7 @@ def test_comparing_two_facts_is_refused_by_the_rules_backend(central: Any) -> No
         ruleset_definition(compiled)
 
 
-@pytest.mark.parametrize("matcher", [DURABLE, DurableMatcher(cache_size=2)], ids=["uncached", "evicting"])
+@pytest.mark.parametrize("matcher", [DURABLE, DurableMatcher(max_versions=1)], ids=["one", "evicting"])
 def test_many_threads_deciding_at_once_lose_nothing(matcher: DurableMatcher) -> None:
     """8 threads share one matcher; every result equals the oracle's (the full bar, 8 x 100,000, is in bench/decide.py)."""
     samples = [
@@ -72,19 +71,26 @@ def test_many_threads_deciding_at_once_lose_nothing(matcher: DurableMatcher) -> 
             {"protected_housing": {"needed": True, "placed": True, "completed": True, "ended": True}},
         ]
     ]
-    expected = [ORACLE.match(CENTRAL, f) for f in samples]
-    assert wrong_in_threads(lambda i: matcher.match(CENTRAL, samples[i]), expected, runs=2000) == []
+    versions = [CENTRAL, JARVA]  # with max_versions=1, each version's ruleset pushes out the other's
+    expected = [ORACLE.match(versions[i % 2], f) for i, f in enumerate(samples)]
+    assert wrong_in_threads(lambda i: matcher.match(versions[i % 2], samples[i]), expected, runs=2000) == []
 
 
-def test_the_cache_gives_what_durable_rules_gives_and_stays_bounded() -> None:
-    cached = DurableMatcher(cache_size=3)
-    samples = [normalize_facts(CENTRAL.process.facts, {"age": age, "needs": ["housing"]}) for age in (16, 40, 70, 80)]
-    for facts in [*samples, *samples]:
-        assert cached.match(CENTRAL, facts) == DURABLE.match(CENTRAL, facts) == ORACLE.match(CENTRAL, facts)
-    assert len(cached._hits) == 3
-    first = cached.match(CENTRAL, samples[-1])
-    assert cached.match(CENTRAL, samples[-1]) is first  # kept, not asked again
-    assert cached.match(JARVA, samples[-1]) == ORACLE.match(JARVA, samples[-1])  # another version has its own entries
+def test_rules_sharing_a_condition_are_asked_once_and_all_hold() -> None:
+    facts = normalize_facts(CENTRAL.process.facts, {"age": 40, "needs": ["financial"]})
+    financial = {r.id for r in rules_of(CENTRAL) if str(r.expr) == "'financial' in needs"}
+    assert len(financial) > 1
+    version = DURABLE._version(CENTRAL)
+    assert len([name for name, ids in version.ids.items() if set(ids) & financial]) == 1
+    assert {(rule, None) for rule in financial} <= DURABLE.match(CENTRAL, facts) == ORACLE.match(CENTRAL, facts)
+
+
+def test_versions_are_kept_up_to_a_bound() -> None:
+    matcher = DurableMatcher(max_versions=1)
+    facts = normalize_facts(CENTRAL.process.facts, {"age": 70, "needs": ["housing"]})
+    for compiled in (CENTRAL, JARVA, CENTRAL):
+        assert matcher.match(compiled, facts) == ORACLE.match(compiled, facts)
+    assert len(matcher._versions) == 1
 
 
 def test_equal_facts_share_a_key_and_different_ones_do_not() -> None:
