@@ -38,7 +38,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Finding, KeyPath, Position, ProcessError, SourceMap, did_you_mean
 from .language import ConditionSyntaxError
-from .schema import DistrictOverride, Model, ProcessDocument
+from .schema import CITY_WIDE_KINDS, DISTRICT_RVC, DistrictOverride, Model, ProcessDocument
 
 Document = ProcessDocument | DistrictOverride
 M = TypeVar("M", bound=BaseModel)
@@ -280,6 +280,44 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
+# --- the central process's city-wide units ------------------------------------
+
+
+def check_city_units(document: ProcessDocument, source: SourceMap) -> list[Finding]:
+    """The central ``units`` are city-wide and its ``bindings`` name declared roles and units.
+
+    Checked when the file loads: every district's merge takes them as they are, so a
+    mistake here would leave a role's steps without a unit in every district at once.
+    """
+    findings: list[Finding] = []
+    for unit_id, unit in document.units.items():
+        path: KeyPath = ("units", unit_id)
+        if unit_id == DISTRICT_RVC:
+            message = f"'{DISTRICT_RVC}' stands for the district's RVC in bindings; give the unit another id"
+            findings.append(Finding("schema", message, source.at(path), path))
+        elif unit.kind not in CITY_WIDE_KINDS:
+            kind_path = (*path, "kind") if (*path, "kind") in source.keys else path
+            message = (
+                f"the central process declares city-wide units only (kind 'city' or 'rvc', not '{unit.kind}'); "
+                "a district declares its own units"
+            )
+            findings.append(Finding("wrong_unit_kind", message, source.at(kind_path), kind_path))
+    for role, unit_id in document.bindings.items():
+        path = ("bindings", role)
+        bound = None if unit_id == DISTRICT_RVC else document.units.get(unit_id)
+        if role not in document.roles:
+            message = f"unknown role '{role}'{did_you_mean(role, document.roles)}"
+            findings.append(Finding("unknown_reference", message, source.at(path), path))
+        elif unit_id != DISTRICT_RVC and bound is None:
+            hint = did_you_mean(unit_id, [*document.units, DISTRICT_RVC])
+            message = f"unknown unit '{unit_id}' (not declared under units){hint}"
+            findings.append(Finding("unknown_unit", message, source.at(path), path))
+        elif bound is not None and bound.kind == "rvc":
+            message = f"'{unit_id}' serves some districts only; bind the role to '{DISTRICT_RVC}', each district's own RVC"
+            findings.append(Finding("wrong_unit_kind", message, source.at(path), path))
+    return findings
+
+
 # --- entry points ------------------------------------------------------------
 
 
@@ -289,7 +327,11 @@ def load_document(path: Path | str, text: str | None = None) -> Document:
     if isinstance(data, dict) and "district" in data:
         return validate_data(DistrictOverride, data, source)
     if isinstance(data, dict) and "process" in data:
-        return validate_data(ProcessDocument, data, source)
+        document = validate_data(ProcessDocument, data, source)
+        findings = check_city_units(document, source)
+        if findings:
+            raise ProcessError(findings)
+        return document
     raise ProcessError(
         [
             Finding(
@@ -307,7 +349,7 @@ def load_process(path: Path | str, text: str | None = None) -> ProcessDocument:
 
     data, source = read_yaml(path, text)
     document = validate_data(ProcessDocument, data, source)
-    findings = check_conditions(document, source)
+    findings = [*check_city_units(document, source), *check_conditions(document, source)]
     if findings:
         raise ProcessError(findings)
     return document

@@ -2,10 +2,31 @@
 
 Semantics, operation by operation (everything is addressed by id):
 
-* ``units``, ``contacts``, ``rvc``: the district's own; they are added.
-* ``roles: {role: unit}`` binds a central role to a declared unit.  An unknown
-  role or unit is refused, with a suggestion.  (A role left unbound is a
-  validation finding, ``unbound_role``, so that all of them are listed.)
+* City-wide units (socialjouren, Lärteamet, the RVCs…) are declared once, in the
+  central process's ``units``, and its ``bindings`` binds roles to them by
+  default: ``{role: unit}``, or ``{role: rvc}`` for the district's RVC.  That
+  they are of kind ``city`` or ``rvc`` and that the bindings name declared roles
+  and units is checked when the central file loads (``load.check_city_units``).
+* ``units``, ``contacts``: the district's own; they are added.  A district
+  cannot declare a city-wide unit's id again (``duplicate_unit``, pointing at
+  the central declaration): the unit is one unit for the whole city, the same
+  label and contact in every district, and lists and the equality matrix read it
+  by its id across districts.  A district that works with another unit for the
+  role declares its own under another id and binds the role to it.
+* ``rvc`` chooses the RVC that serves the district: a unit of kind ``rvc``,
+  one the central process declares (a district may declare its own, as processes
+  written before the city declared its units did).  Another unit is refused.  A
+  default binding to ``rvc`` binds the role to the chosen unit.
+* ``roles: {role: unit}`` binds a central role to a unit of the district or a
+  city-wide one, over the central default if there is one.  An unknown role or
+  unit is refused, with a suggestion.  (A role left unbound, by the district and
+  by default, is a validation finding, ``unbound_role``, so that all of them
+  are listed.)
+* The merged ``units`` are the district's own and the city-wide ones its process
+  uses: its RVC and those a role is bound to.  The other RVCs do not serve it and
+  a city-wide unit it bound every role away from does no step of its process.
+* The central process alone, merged with no override, binds nothing: its
+  ``units`` and ``bindings`` take effect in each district's process.
 * ``steps: {id: patch}`` changes a central step:
   - ``role`` gives the step to another declared role;
   - ``deadline`` replaces the deadline with one that counts from the same event
@@ -34,21 +55,26 @@ Semantics, operation by operation (everything is addressed by id):
 Every refusal is a ``Finding`` pointing at the override, with ``related``
 pointing at the central definition it concerns; all are raised together.
 The result keeps a merged ``SourceMap``: central paths keep their central
-positions, anything the district wrote points into the district file.
+positions (the city's units and default bindings among them), anything the
+district wrote points into the district file.
 """
 
 from __future__ import annotations
 
 from .errors import Finding, KeyPath, ProcessError, SourceMap, did_you_mean
 from .schema import (
+    DISTRICT_RVC,
     DistrictInfo,
     DistrictOverride,
     EffectiveProcess,
     ProcessDocument,
     Step,
     Transition,
+    Unit,
     duration_is_longer,
 )
+
+_KIND_ORDER = {"district": 0, "rvc": 1, "city": 2}
 
 
 def source_of(document: object) -> SourceMap:
@@ -64,6 +90,8 @@ def merge_override(central: ProcessDocument, override: DistrictOverride | None =
     # shallowly; merging only ever assigns to a step's fields, never mutates them.
     fields = {name: getattr(central, name) for name in ProcessDocument.model_fields}
     fields["steps"] = {key: step.model_copy() for key, step in central.steps.items()}
+    # The merge fills these in; the central ones must stay as they are for the next district.
+    fields["units"], fields["bindings"] = {}, {}
     merged = EffectiveProcess.model_construct(**fields)
     source = SourceMap(central_src.file)
     central_src.copy_subtree((), (), source)
@@ -96,13 +124,12 @@ class _Merge:
                 ("extends",),
             )
         m.district = DistrictInfo(id=o.district, label=o.label, rvc=o.rvc)
-        m.units = dict(o.units)
         m.contacts = dict(o.contacts)
-        if o.rvc not in o.units:
-            self.refuse("unknown_unit", f"unknown unit '{o.rvc}'{did_you_mean(o.rvc, o.units)}", ("rvc",))
         for key in ("district", "label", "rvc", "units", "contacts"):
             self.src.copy_subtree((key,), (key,), self.source)
+        self._own_units()
         self._bind_roles()
+        m.units = self._units_used()
         self._add_steps()
         for step_id in o.steps:
             self._patch(step_id)
@@ -111,20 +138,61 @@ class _Merge:
             raise ProcessError(self.findings)
         return m
 
+    def _own_units(self) -> None:
+        o, city = self.override, self.central.units
+        for unit_id in o.units:
+            if unit_id in city:
+                self.refuse(
+                    "duplicate_unit",
+                    f"'{unit_id}' is a city-wide unit, declared in the central process; "
+                    "bind roles to it without declaring it here",
+                    ("units", unit_id),
+                    ("units", unit_id),
+                )
+        rvc = o.units.get(o.rvc) or city.get(o.rvc)
+        if rvc is None:
+            known = [*o.units, *city]
+            self.refuse("unknown_unit", f"unknown unit '{o.rvc}'{did_you_mean(o.rvc, known)}", ("rvc",))
+        elif rvc.kind != "rvc":
+            rvcs = ", ".join(f"'{u}'" for u, unit in {**city, **o.units}.items() if unit.kind == "rvc") or "none"
+            self.refuse("wrong_unit_kind", f"'{o.rvc}' is not an RVC (kind '{rvc.kind}'); the RVCs are {rvcs}", ("rvc",))
+
     def _bind_roles(self) -> None:
+        o, c = self.override, self.central
         self.src.copy_subtree(("roles",), ("bindings",), self.source)
-        for role, unit in self.override.roles.items():
+        known = {**c.units, **o.units}
+        own: dict[str, str] = {}
+        for role, unit in o.roles.items():
             path: KeyPath = ("roles", role)
-            if role not in self.central.roles:
-                self.refuse("unknown_reference", f"unknown role '{role}'{did_you_mean(role, self.central.roles)}", path)
-            elif unit not in self.override.units:
+            if role not in c.roles:
+                self.refuse("unknown_reference", f"unknown role '{role}'{did_you_mean(role, c.roles)}", path)
+            elif unit not in known:
                 self.refuse(
                     "unknown_unit",
-                    f"unknown unit '{unit}' (not declared under units){did_you_mean(unit, self.override.units)}",
+                    f"unknown unit '{unit}' (not declared under units){did_you_mean(unit, known)}",
                     path,
                 )
             else:
-                self.merged.bindings[role] = unit
+                own[role] = unit
+        for role in c.roles:
+            if role in own:
+                self.merged.bindings[role] = own[role]
+            elif role in c.bindings:
+                default = c.bindings[role]
+                self.merged.bindings[role] = o.rvc if default == DISTRICT_RVC else default
+                self.central_src.copy_subtree(("bindings", role), ("bindings", role), self.source)
+                self.source.origins[("bindings", role)] = ("bindings", role)
+
+    def _units_used(self) -> dict[str, Unit]:
+        used = {self.override.rvc, *self.merged.bindings.values()}
+        units = dict(self.override.units)
+        for unit_id, unit in self.central.units.items():
+            if unit_id in used:
+                units[unit_id] = unit
+                self.central_src.copy_subtree(("units", unit_id), ("units", unit_id), self.source)
+        # Lists of a district's units (the routines, a worklist's refusal) show its own first,
+        # then the city's that serve it, then the other organisations' it works with.
+        return dict(sorted(units.items(), key=lambda item: _KIND_ORDER.get(item[1].kind, len(_KIND_ORDER))))
 
     def _add_steps(self) -> None:
         for step_id, step in self.override.add_steps.items():

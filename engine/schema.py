@@ -294,21 +294,7 @@ class Step(Model):
         return {target: t or Transition() for target, t in self.next.items()}
 
 
-class ProcessDocument(Model):
-    """The city-wide process description."""
-
-    process: ProcessInfo
-    start: Id = Field(description="The step every case starts at.")
-    facts: dict[Id, FactSpec] = Field(description="The facts vocabulary conditions may use.")
-    events: dict[Id, Event] = Field(description="Events deadlines count from.")
-    phases: dict[Id, Phase] = Field(description="Phases, in order.")
-    roles: dict[Id, Role]
-    interventions: dict[Id, Intervention]
-    closure_reasons: dict[Id, SwedishLabel]
-    steps: dict[Id, Step]
-
-
-# --- a district's override ---------------------------------------------------
+# --- units: the city's, declared in the central process, and each district's own ----
 
 
 class Contact(Model):
@@ -322,12 +308,56 @@ class Contact(Model):
     note: str | None = None
 
 
+UnitKind = Literal["district", "rvc", "city", "region", "external"]
+CITY_WIDE_KINDS: tuple[UnitKind, ...] = ("city", "rvc")
+
+
 class Unit(Model):
     label: SwedishLabel
-    kind: Literal["district", "rvc", "city", "region", "external"] = Field(
-        default="district", description="Whose unit it is: the district's own, an RVC, a city-wide one…"
+    kind: UnitKind = Field(
+        default="district",
+        description=(
+            "Whose unit it is: the district's own, an RVC, a city-wide one, Region Stockholm's, another "
+            "organisation's.  The central process declares only `city` and `rvc` units."
+        ),
     )
     contact: Contact | None = None
+
+
+# Which RVC serves a district is the district's choice (its `rvc:`), so a central binding
+# can only name the RVC by this word, never by a unit id.
+DISTRICT_RVC = "rvc"
+
+
+class ProcessDocument(Model):
+    """The city-wide process description."""
+
+    process: ProcessInfo
+    start: Id = Field(description="The step every case starts at.")
+    facts: dict[Id, FactSpec] = Field(description="The facts vocabulary conditions may use.")
+    events: dict[Id, Event] = Field(description="Events deadlines count from.")
+    phases: dict[Id, Phase] = Field(description="Phases, in order.")
+    roles: dict[Id, Role]
+    interventions: dict[Id, Intervention]
+    closure_reasons: dict[Id, SwedishLabel]
+    steps: dict[Id, Step]
+    units: dict[Id, Unit] = Field(
+        default_factory=dict,
+        description=(
+            "The city-wide units (kind `city` or `rvc`), declared once for every district: a district "
+            "binds roles to them and chooses its RVC among them, but never declares them again."
+        ),
+    )
+    bindings: dict[Id, Id] = Field(
+        default_factory=dict,
+        description=(
+            "Default bindings, `{role: unit}`, to a city-wide unit, or to `rvc`: the RVC the district "
+            "names in `rvc:`.  A district that binds the role under `roles` overrides its default."
+        ),
+    )
+
+
+# --- a district's override ---------------------------------------------------
 
 
 class StepPatch(Model):
@@ -356,9 +386,19 @@ class DistrictOverride(Model):
     district: Id = Field(description="District id, e.g. `farsta`.")
     label: SwedishLabel
     extends: Id = Field(description="Id of the central process this adapts.")
-    rvc: Id = Field(description="The unit (an RVC) that serves the district.")
-    units: dict[Id, Unit] = Field(description="The district's units and the external ones it works with.")
-    roles: dict[Id, Id] = Field(description="Every role of the central process bound to a unit.")
+    rvc: Id = Field(description="The RVC that serves the district: one of the `rvc` units the central process declares.")
+    units: dict[Id, Unit] = Field(
+        description=(
+            "The district's own units and the other organisations' it works with; the city-wide units "
+            "come from the central process and are not declared again."
+        )
+    )
+    roles: dict[Id, Id] = Field(
+        description=(
+            "Role -> unit: every role the central process does not bind by default, and any default "
+            "the district binds differently (to its own unit or another city-wide one)."
+        )
+    )
     contacts: dict[Id, Contact] = Field(default_factory=dict, description="Local contacts: Region Stockholm, the police, …")
     steps: dict[Id, StepPatch] = Field(default_factory=dict, description="Changes to central steps.")
     add_steps: dict[Id, Step] = Field(default_factory=dict, description="Local steps.")
@@ -404,8 +444,10 @@ class EffectiveProcess(ProcessDocument):
     """
 
     district: DistrictInfo | None = None
-    units: dict[Id, Unit] = Field(default_factory=dict)
-    bindings: dict[Id, Id] = Field(default_factory=dict, description="Role -> unit.")
+    units: dict[Id, Unit] = Field(
+        default_factory=dict, description="The district's own units and the city-wide ones its process uses."
+    )
+    bindings: dict[Id, Id] = Field(default_factory=dict, description="Role -> unit, the city's defaults included.")
     contacts: dict[Id, Contact] = Field(default_factory=dict)
     step_notes: dict[Id, str] = Field(default_factory=dict)
     step_contacts: dict[Id, list[Id]] = Field(default_factory=dict)

@@ -57,12 +57,12 @@ def test_validate_without_arguments_uses_the_project_folders(workspace: Path) ->
         (
             "      within: 10d\n",
             "      within: 20d\n",
-            r"local_overrides/farsta\.yaml:145:7: steps\.child_preliminary_assessment\.deadline\.within: loosens the deadline from 14d to 20d",
+            r"local_overrides/farsta\.yaml:118:7: steps\.child_preliminary_assessment\.deadline\.within: loosens the deadline from 14d to 20d",
         ),
         (
             "  stable_housing_support:\n    note:",
             "  stable_housing_support:\n    remove: true\n    note:",
-            r"local_overrides/farsta\.yaml:153:5: steps\.stable_housing_support\.remove: 'stable_housing_support' is guaranteed by the central process and cannot be removed \(see processes/bryt_upp\.yaml:\d+:3\)",
+            r"local_overrides/farsta\.yaml:126:5: steps\.stable_housing_support\.remove: 'stable_housing_support' is guaranteed by the central process and cannot be removed \(see processes/bryt_upp\.yaml:\d+:3\)",
         ),
         (
             "  intake: mottagningsenheten\n",
@@ -90,7 +90,7 @@ def test_a_district_file_alone_is_checked_against_the_central_process(workspace:
     copy = workspace / "farsta_copy.yaml"
     shutil.copy(path, copy)
     code, lines = run("validate", str(copy.name))
-    assert code == 1 and lines[0].startswith("farsta_copy.yaml:145:7: ")
+    assert code == 1 and lines[0].startswith("farsta_copy.yaml:118:7: ")
 
 
 def test_show_lists_steps_with_units_and_deadlines(workspace: Path) -> None:

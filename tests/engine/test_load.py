@@ -8,8 +8,7 @@ import pytest
 
 from engine import ProcessError, load_document, load_process
 from engine.schema import DistrictOverride
-
-from tests.conftest import MINI, OVERRIDE, Writer
+from tests.conftest import MINI, MINI_PATH, OVERRIDE, Writer
 
 
 def line_of(text: str, line: str) -> int:
@@ -106,7 +105,9 @@ def test_ranges_belong_to_the_facts_they_bound(write: Writer, fact: str, message
 
 
 def test_steps_declare_their_outcomes_and_a_closing_step_has_its_reason(write: Writer) -> None:
-    text = MINI.replace("    intervention: advice\n", "    intervention: advice\n    outcomes: {given: Rådgivning given, declined: Avböjd}\n")
+    text = MINI.replace(
+        "    intervention: advice\n", "    intervention: advice\n    outcomes: {given: Rådgivning given, declined: Avböjd}\n"
+    )
     assert load_process(write(text)).steps["advice"].allowed_outcomes() == ["given", "declined"]
     assert load_process(write(MINI)).steps["closed"].allowed_outcomes() == ["needs_met"]
     path = write(MINI.replace("    closure_reason: needs_met\n", "    closure_reason: needs_met\n    outcomes: {met: Klart}\n"))
@@ -187,3 +188,50 @@ def test_explicit_tags_are_refused(write: Writer) -> None:
     path = write("a: !!python/object:os.system ls\n")
     (message,) = errors(path)
     assert "tags are not allowed" in message
+
+
+# --- the central process's city-wide units ------------------------------------------
+
+CITY = (MINI_PATH.parent / "city.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  rvc_syd: {label: RVC Syd, kind: rvc}",
+            "  rvc_syd: {label: RVC Syd}",
+            "units.rvc_syd: the central process declares city-wide units only (kind 'city' or 'rvc', not 'district'); "
+            "a district declares its own units",
+        ),
+        (
+            "  rvc_syd: {label: RVC Syd, kind: rvc}",
+            "  rvc: {label: RVC Syd, kind: rvc}",
+            "units.rvc: 'rvc' stands for the district's RVC in bindings; give the unit another id",
+        ),
+        (
+            "  after_hours: socialjouren",
+            "  after_hours: socialjour",
+            "bindings.after_hours: unknown unit 'socialjour' (not declared under units); did you mean 'socialjouren'?",
+        ),
+        (
+            "  after_hours: socialjouren",
+            "  after_hour: socialjouren",
+            "bindings.after_hour: unknown role 'after_hour'; did you mean 'after_hours'?",
+        ),
+        (
+            "  support_conversations_provider: rvc\n",
+            "  support_conversations_provider: rvc_norr\n",
+            "bindings.support_conversations_provider: 'rvc_norr' serves some districts only; "
+            "bind the role to 'rvc', each district's own RVC",
+        ),
+    ],
+)
+def test_the_central_units_are_city_wide_and_its_bindings_name_them(write: Writer, old: str, new: str, message: str) -> None:
+    text = CITY.replace(old, new)
+    path = write(text)
+    line = line_of(text, new.rstrip("\n"))
+    column = len(new) - len(new.lstrip()) + 1
+    assert errors(path) == [f"{path}:{line}:{column}: {message}"]
+    with pytest.raises(ProcessError):
+        load_document(path)  # the pipeline's way in refuses it too

@@ -11,10 +11,22 @@ from hypothesis import strategies as st
 from engine import CompiledProcess, ProcessError, compile_process, load_override, load_process, merge_override, validate_process
 from engine.load import read_yaml, validate_data
 from engine.schema import DistrictOverride
-
 from tests.conftest import MINI, MINI_PATH, OVERRIDE, Writer
 
 District = Callable[..., CompiledProcess]
+
+# The mini process with city-wide units: two RVCs and socialjouren, bound by default.
+CITY = (MINI_PATH.parent / "city.yaml").read_text(encoding="utf-8")
+CITY_OVERRIDE = """\
+district: testby
+label: Testby stadsdelsförvaltning
+extends: mini_city
+rvc: rvc_norr
+units:
+  mottagningen: {label: Mottagningen}
+roles:
+  intake: mottagningen
+"""
 
 
 def refusals(district: District, extra: str) -> list[str]:
@@ -163,6 +175,80 @@ def test_redirect_that_skips_a_guaranteed_step_is_a_finding(district: District) 
 def test_all_refusals_are_reported_together(district: District) -> None:
     extra = "steps:\n  advice: {remove: true}\n  intake:\n    deadline: {within: 30d, from: case_opened}\n"
     assert len(refusals(district, extra)) == 2
+
+
+# --- city-wide units ----------------------------------------------------------------
+
+
+def city_district(district: District, base: str = CITY_OVERRIDE) -> CompiledProcess:
+    return district(base=base, central=CITY)
+
+
+def test_a_district_gets_the_city_units_it_uses_and_their_default_bindings(district: District) -> None:
+    c = city_district(district)
+    p = c.process
+    assert p.bindings == {"intake": "mottagningen", "support_conversations_provider": "rvc_norr", "after_hours": "socialjouren"}
+    assert list(p.units) == ["mottagningen", "rvc_norr", "socialjouren"]  # not rvc_syd: it serves other districts
+    unit = p.unit_for("after_hours_contact")
+    assert unit is not None and unit.kind == "city" and unit.contact is not None and unit.contact.phone == "08-508 xx xxx"
+    assert validate_process(c) == []
+
+
+def test_a_district_binds_a_defaulted_role_to_its_own_unit_instead(district: District) -> None:
+    base = CITY_OVERRIDE.replace("units:\n", "units:\n  jouren: {label: Testbys jour}\n").replace(
+        "roles:\n", "roles:\n  after_hours: jouren\n"
+    )
+    p = city_district(district, base).process
+    assert p.bindings["after_hours"] == "jouren"
+    assert "socialjouren" not in p.units  # no step of Testby's process is socialjouren's
+
+
+def test_a_district_may_bind_any_role_to_a_city_unit(district: District) -> None:
+    p = city_district(district, CITY_OVERRIDE.replace("intake: mottagningen", "intake: socialjouren")).process
+    assert p.bindings["intake"] == "socialjouren" and p.units["socialjouren"].kind == "city"
+
+
+def test_the_district_rvc_chooses_the_rvc_that_serves_it(district: District) -> None:
+    p = city_district(district, CITY_OVERRIDE.replace("rvc: rvc_norr", "rvc: rvc_syd")).process
+    assert p.bindings["support_conversations_provider"] == "rvc_syd"
+    assert p.district is not None and p.district.rvc == "rvc_syd"
+    assert "rvc_norr" not in p.units
+
+
+def test_an_unknown_rvc_is_refused_with_a_suggestion(district: District) -> None:
+    base = CITY_OVERRIDE.replace("rvc: rvc_norr", "rvc: rvc_nor")
+    assert refusals(lambda e: city_district(district, base), "") == [
+        "unknown_unit: unknown unit 'rvc_nor'; did you mean 'rvc_norr'?"
+    ]
+
+
+def test_a_unit_that_is_not_an_rvc_cannot_serve_as_one(district: District) -> None:
+    base = CITY_OVERRIDE.replace("rvc: rvc_norr", "rvc: mottagningen")
+    assert refusals(lambda e: city_district(district, base), "") == [
+        "wrong_unit_kind: 'mottagningen' is not an RVC (kind 'district'); the RVCs are 'rvc_norr', 'rvc_syd'"
+    ]
+
+
+def test_redeclaring_a_city_unit_is_refused_naming_both_files(district: District) -> None:
+    base = CITY_OVERRIDE.replace("units:\n", "units:\n  socialjouren: {label: Socialjouren i Testby, kind: city}\n")
+    with pytest.raises(ProcessError) as info:
+        city_district(district, base)
+    (finding,) = info.value.findings
+    assert finding.check == "duplicate_unit" and finding.path == ("units", "socialjouren")
+    assert finding.position.file.endswith("testby.yaml") and finding.position.line == 6
+    assert finding.related is not None and finding.related.file.endswith("mini.yaml")
+    assert finding.related.line == CITY.splitlines().index("  socialjouren:") + 1
+
+
+def test_the_central_process_alone_binds_nothing_and_merging_leaves_it_as_it_was(write: Writer) -> None:
+    central = load_process(write(CITY, "mini.yaml"))
+    assert merge_override(central).bindings == {} and merge_override(central).units == {}
+    north = validate_data(DistrictOverride, *read_yaml("testby.yaml", CITY_OVERRIDE))
+    south = validate_data(DistrictOverride, *read_yaml("testby.yaml", CITY_OVERRIDE.replace("rvc: rvc_norr", "rvc: rvc_syd")))
+    merge_override(central, north)
+    assert merge_override(central, south).bindings["support_conversations_provider"] == "rvc_syd"
+    assert central.bindings == {"support_conversations_provider": "rvc", "after_hours": "socialjouren"}
+    assert list(central.units) == ["rvc_norr", "rvc_syd", "socialjouren"]
 
 
 # --- laws -------------------------------------------------------------------------
