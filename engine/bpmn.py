@@ -1,7 +1,8 @@
 """BPMN 2.0 export: ``CompiledProcess`` -> a BPMN document (XML text), one per district.
 
-Made from the compiled graph, not from the YAML, so the model is what the
-engine runs.  The document holds:
+Made from the diagram model (``diagram.py``), not from the YAML, so the model
+is what the engine runs, and its gateways, lanes and loops are the ones the
+Graphviz views draw.  The document holds:
 
 * a ``collaboration`` with one ``participant`` (the district administration, or
   the city for the central process) and its ``process`` (``bpmn_process_id``);
@@ -59,12 +60,12 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from .compile import CompiledProcess, back_edges
+from .compile import CompiledProcess
+from .diagram import Edge, diagram_of
 from .language import Expr, Otherwise
 from .language import python_source as _py
 from .schema import STEP_OPENED, Step
@@ -147,6 +148,7 @@ class _Flow:
     name: str | None = None
     documentation: str | None = None
     condition: str | None = None
+    loop: bool = False  # closes a loop: left out of the layout's columns
 
 
 @dataclass
@@ -167,86 +169,57 @@ class _Model:
     @classmethod
     def of(cls, compiled: CompiledProcess) -> _Model:
         p = compiled.process
+        m = diagram_of(compiled)
         label = p.district.label if p.district else f"{p.process.label} ({p.process.owner})"
         model = cls(compiled.name, label)
-        graph = compiled.graph
-
-        def ways_in(step_id: str) -> int:
-            return int(graph.in_degree(step_id)) + (1 if step_id == p.start else 0)
+        model.lanes = {f"lane-{lane.key}": _Lane(f"lane-{lane.key}", lane.label) for lane in m.lanes.values()}
 
         def entry(step_id: str) -> str:
-            return f"{step_id}-join" if ways_in(step_id) > 1 else step_id
+            return f"{step_id}-join" if step_id in m.joins else step_id
 
-        start_lane = model.lane_of(compiled, p.start)
-        model.add(_Node("start-event", "startEvent", start_lane, name="Ärendet aktualiseras"))
-        model.flow(_Flow("aux-start", "start-event", entry(p.start)))
+        model.add(_Node("start-event", "startEvent", f"lane-{m.nodes[m.start].lane}", name="Ärendet aktualiseras"))
+        model.flow(_Flow("aux-start", "start-event", entry(m.start)))
         for step_id, step in p.steps.items():
-            lane = model.lane_of(compiled, step_id)
-            if ways_in(step_id) > 1:
-                join = _Node(
-                    f"{step_id}-join",
-                    "inclusiveGateway" if step.join == "all" else "exclusiveGateway",
-                    lane,
-                    documentation=JOIN_DOC[step.join],
-                    attrs={"gatewayDirection": "Converging"},
+            lane = f"lane-{m.nodes[step_id].lane}"
+            join = m.joins.get(step_id)
+            if join is not None:
+                tag = "inclusiveGateway" if join.kind == "all" else "exclusiveGateway"
+                model.add(
+                    _Node(
+                        f"{step_id}-join", tag, lane, documentation=JOIN_DOC[join.kind], attrs={"gatewayDirection": "Converging"}
+                    )
                 )
-                model.add(join)
-                model.flow(_Flow(f"aux-{step_id}-join", join.id, step_id))
+                model.flow(_Flow(f"aux-{step_id}-join", f"{step_id}-join", step_id))
             task = _Node(step_id, "userTask", lane, name=step.label, documentation=_task_documentation(compiled, step_id))
             if step.for_each == "child":
                 admitted = step.for_each_when.ast if step.for_each_when is not None else None  # type: ignore[attr-defined]
                 where = f" if {_py(admitted, child='child')}" if admitted is not None else ""
                 task.cardinality = f"len([child for child in ({CHILDREN} or ()){where}])"
             model.add(task)
-            outgoing = compiled.outgoing(step_id)
-            if not outgoing:
+            if m.nodes[step_id].end:
                 reason = p.closure_reasons.get(step.closure_reason) if step.closure_reason else None
                 model.add(_Node(f"{step_id}-end", "endEvent", lane, name=reason, terminate=step.terminal))
                 model.flow(_Flow(f"aux-{step_id}-end", step_id, f"{step_id}-end"))
                 continue
-            source = step_id
-            if len(outgoing) > 1 or outgoing[0][2] is not None:
-                source = f"{step_id}-split"
-                split = _Node(
-                    source,
-                    GATEWAY_TAGS[step.gateway],
-                    lane,
-                    documentation=SPLIT_DOC[step.gateway],
-                    attrs={"gatewayDirection": "Diverging"},
-                )
-                model.add(split)
+            split = m.splits.get(step_id)
+            source = step_id if split is None else f"{step_id}-split"
+            if split is not None:
+                attrs = {"gatewayDirection": "Diverging"}
+                model.add(_Node(source, GATEWAY_TAGS[split.kind], lane, documentation=SPLIT_DOC[split.kind], attrs=attrs))
                 model.flow(_Flow(f"aux-{step_id}-split", step_id, source))
-            for target, transition, condition in outgoing:
-                when = str(transition.when) if transition.when is not None else None
+            for edge in m.outgoing[step_id]:
+                name = edge.transition.label or (str(edge.transition.when) if edge.kind == "when" else None)
                 flow = _Flow(
-                    f"flow-{step_id}-{target}",
-                    source,
-                    entry(target),
-                    name=transition.label or (None if when in (None, "otherwise") else when),
-                    documentation=_flow_documentation(when, transition.note),
+                    f"flow-{step_id}-{edge.target}", source, entry(edge.target), name, _flow_documentation(edge), loop=edge.loop
                 )
-                if source != step_id and step.gateway != "parallel":
-                    if isinstance(condition, Otherwise):
+                if split is not None and split.kind != "parallel":
+                    if edge.kind == "otherwise":
                         model.nodes[source].attrs["default"] = flow.id
                     else:
-                        flow.condition = "True" if condition is None else python_condition(condition, step)
+                        flow.condition = "True" if edge.condition is None else python_condition(edge.condition, step)
                 model.flow(flow)
         model.wire()
         return model
-
-    def lane_of(self, compiled: CompiledProcess, step_id: str) -> str:
-        p = compiled.process
-        role = p.steps[step_id].role
-        unit_id = p.bindings.get(role) if role else None
-        if unit_id is not None and unit_id in p.units:
-            key, name = unit_id, p.units[unit_id].label
-        elif role is not None and role in p.roles:
-            key, name = role, p.roles[role].label
-        else:
-            key, name = "none", "Utan ansvarig"
-        lane_id = f"lane-{key}"
-        self.lanes.setdefault(lane_id, _Lane(lane_id, name))
-        return lane_id
 
     def add(self, node: _Node) -> None:
         if node.id in self.nodes:
@@ -332,14 +305,14 @@ def _expression(parent: ET.Element, tag: str, text: str) -> None:
     element.text = text
 
 
-def _flow_documentation(when: str | None, note: str | None) -> str | None:
+def _flow_documentation(edge: Edge) -> str | None:
     lines = []
-    if when == "otherwise":
+    if edge.kind == "otherwise":
         lines.append("Villkor: otherwise (när inget annat villkor gäller)")
-    elif when is not None:
-        lines.append(f"Villkor: {when}")
-    if note:
-        lines.append(note)
+    elif edge.kind == "when":
+        lines.append(f"Villkor: {edge.transition.when}")
+    if edge.transition.note:
+        lines.append(edge.transition.note)
     return "\n".join(lines) or None
 
 
@@ -400,9 +373,8 @@ class _Layout:
         graph: nx.DiGraph = nx.DiGraph()
         graph.add_nodes_from(model.nodes)
         graph.add_edges_from((f.source, f.target) for f in model.flows)
-        back = set(_back_edges(graph, "start-event", model))
         dag = graph.copy()
-        dag.remove_edges_from(back)
+        dag.remove_edges_from((f.source, f.target) for f in model.flows if f.loop)
         rank: dict[str, int] = {}
         for node in nx.topological_sort(dag):
             rank[node] = max((rank[u] + 1 for u in dag.predecessors(node)), default=0)
@@ -464,13 +436,6 @@ def _shape(plane: ET.Element, element: str, box: Box, **attrs: str) -> None:
 
 def _num(value: float) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
-
-
-def _back_edges(graph: nx.DiGraph, start: str, model: _Model) -> Iterator[tuple[str, str]]:
-    """Flows that close a loop, found depth first from the start in flow order."""
-    target_of = {f.id: f.target for f in model.flows}
-    successors = {node: [target_of[f] for f in model.nodes[node].outgoing] for node in graph}
-    yield from back_edges(successors, start)
 
 
 __all__ = ["bpmn_process_id", "export_bpmn", "python_condition"]

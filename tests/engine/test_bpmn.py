@@ -28,7 +28,6 @@ from engine.bpmn import python_condition
 from engine.case import CompletedStep
 from engine.cli import app
 from engine.language import Otherwise, evaluate
-
 from tests.conftest import ROOT
 from tests.strategies import facts_of
 

@@ -33,7 +33,6 @@ from engine import (
     render_process,
 )
 from engine.cli import app
-
 from tests.conftest import MINI, ROOT
 
 render_module = importlib.import_module("engine.render")  # `engine.render` is the function
@@ -391,13 +390,16 @@ def test_the_case_view_is_cached_by_the_decision(real: Build) -> None:
 
 
 def test_the_cache_is_bounded() -> None:
-    cache = render_module._Cache(3)
-    for i in range(5):
-        cache.get((str(i),), lambda i=i: str(i).encode())
-    cache.get(("2",), lambda: b"again")
-    cache.get(("5",), lambda: b"5")
-    assert list(cache.items) == [("4",), ("2",), ("5",)]
-    assert render_module.CACHE_SIZE <= 64
+    clear_render_cache()
+    size = render_module.CACHE_SIZE
+    assert size <= 64
+    for i in range(size + 10):
+        render_module._cached((str(i),), lambda i=i: str(i).encode())
+    assert render_module._cached(("again",), lambda: b"new") == b"new"
+    info = render_cache_info()
+    assert (info.hits, info.misses, info.size, info.maxsize) == (0, size + 11, size, size)
+    clear_render_cache()
+    assert render_cache_info() == (0, 0, 0, size)
 
 
 def test_unknown_formats_and_views_are_refused(real: Build) -> None:
