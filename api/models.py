@@ -136,6 +136,64 @@ class OpenStep(SQLModel, table=True):
     waiting: bool = Field(default=False, description="A join reached but waiting for open branches.")
 
 
+class StepPassage(SQLModel, table=True):
+    """A step instance a case passed: the day it opened (from the open step it was), the day it was
+    completed, and its due date then.  Written by ``store_steps`` when a completion closes an open
+    step, so the live figures per step (``GET /reports/steps``) are grouped queries over this table
+    instead of replaying every case's log."""
+
+    __tablename__ = "step_passages"
+    # Equality in practice asks which cases of a district passed a guaranteed step.
+    __table_args__ = (Index("ix_step_passages_district", "district", "step", "case_id"),)
+
+    # A step in a loop can be opened and done twice in a day: a passage has an id of its own.
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    step: str = Field(max_length=64)
+    child: int = -1
+    opened_on: dt.date
+    district: str = Field(max_length=64)
+    unit: str | None = Field(default=None, max_length=64)
+    phase: str = Field(max_length=64)
+    completed_on: dt.date
+    due_on: dt.date | None = None
+    days: int = Field(description="From opening to completion; 0 for a completion dated before the step opened.")
+    kept: bool | None = Field(default=None, description="Completed by the due date; None without one.")
+
+
+class StepMonth(SQLModel, table=True):
+    """The passages of a district's step completed in one month, counted by days from opening to
+    completion: what the live figures per step sum over a period.  Kept up to date with every
+    passage (``store_steps``, an upsert in the same transaction), so a report over 100,000 cases
+    reads a few thousand rows (bench/reports.py) instead of every passage.  No case in it: the
+    counts outlive the purge of the cases they came from, as statistics do."""
+
+    __tablename__ = "step_months"
+
+    district: str = Field(primary_key=True, max_length=64)
+    step: str = Field(primary_key=True, max_length=64)
+    month: dt.date = Field(primary_key=True, description="The first day of the month the steps were completed in.")
+    days: int = Field(primary_key=True)
+    passed: int = 0
+    with_due: int = 0
+    kept: int = 0
+
+
+class PendingIntervention(SQLModel, table=True):
+    """A guaranteed intervention the case's last decision says the client qualifies for but has not
+    been offered (``Decision.pending_guarantees``), stored beside its open steps by ``store_steps``:
+    with the steps opened and passed, what equality in practice counts (who was eligible, who was
+    offered) without deciding every case again."""
+
+    __tablename__ = "pending_interventions"
+    __table_args__ = (Index("ix_pending_interventions_district", "district", "intervention", "case_id"),)
+
+    case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True)
+    step: str = Field(primary_key=True, max_length=64)
+    intervention: str = Field(max_length=64)
+    district: str = Field(max_length=64)
+
+
 class AuditRecord(SQLModel, table=True):
     """Who read or changed which case, or tried to, and what came of it.
 

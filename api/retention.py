@@ -54,7 +54,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from .models import AuditRecord, Case, CaseEvent, OpenStep, utcnow
+from .models import AuditRecord, Case, CaseEvent, OpenStep, PendingIntervention, StepPassage, utcnow
 from .pseudonym import REFERENCE_PATTERN, looks_like_pin
 
 ACTION = "purged"
@@ -115,6 +115,8 @@ def purge_closed(engine: Engine, day: dt.date, by: str, dry_run: bool = False, b
             if not ids:
                 break
             conn.execute(delete(OpenStep).where(col(OpenStep.case_id).in_(ids)))
+            conn.execute(delete(StepPassage).where(col(StepPassage.case_id).in_(ids)))
+            conn.execute(delete(PendingIntervention).where(col(PendingIntervention.case_id).in_(ids)))
             events += conn.execute(delete(CaseEvent).where(col(CaseEvent.case_id).in_(ids))).rowcount
             cases += conn.execute(delete(Case).where(col(Case.id).in_(ids))).rowcount
             at = utcnow()

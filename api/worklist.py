@@ -24,11 +24,14 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, literal, tuple_
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -37,7 +40,7 @@ from engine.errors import BrytUppError
 
 from .errors import invalid
 from .events import Folded, fold
-from .models import Case, OpenStep, ProcessVersion
+from .models import Case, OpenStep, PendingIntervention, ProcessVersion, StepMonth, StepPassage
 from .store import logs_of
 from .versions import build_stored
 
@@ -48,10 +51,22 @@ MAX_PAGE = 200
 
 def store_steps(session: Session, case: Case, decision: Decision, as_of: dt.date) -> None:
     """Replace the case's stored open steps with those of ``decision`` (in the caller's transaction),
-    decided on ``as_of`` (the service's today: an event may be dated earlier)."""
+    decided on ``as_of`` (the service's today: an event may be dated earlier).  An open step that a
+    completion in the case's fold (``case.state``, brought forward before this) closed is kept as a
+    passage (``step_passages``): the day it opened, the day it was done, its due date then.  The
+    guaranteed interventions the client qualifies for and was not offered are kept beside them
+    (``pending_interventions``)."""
     # Without flushing what the caller has pending: its own checks (a duplicate reference) fail at its commit.
     with session.no_autoflush:
+        # Columns, not rows: loaded rows would sit in the session beside the new ones of the same key.
+        columns = (OpenStep.step, OpenStep.child, OpenStep.opened_on, OpenStep.unit, OpenStep.phase, OpenStep.due_on)
+        before = session.execute(
+            sa_select(*(col(c) for c in columns)).where(col(OpenStep.case_id) == case.id, col(OpenStep.waiting).is_(False))
+        ).all()
+        passed = _passages(case, before, decision)
         session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
+        session.exec(delete(PendingIntervention).where(col(PendingIntervention.case_id) == case.id))
+        _count(session, passed)
     for waiting, steps in ((False, decision.next_steps), (True, decision.waiting)):
         for step in steps:
             session.add(
@@ -69,7 +84,75 @@ def store_steps(session: Session, case: Case, decision: Decision, as_of: dt.date
                     waiting=waiting,
                 )
             )
+    session.add_all(passed)
+    session.add_all(
+        PendingIntervention(case_id=case.id, step=p.step, intervention=p.intervention, district=case.district)
+        for p in decision.pending_guarantees
+    )
     case.steps_as_of = as_of
+
+
+def _passages(case: Case, before: Sequence[Any], decision: Decision) -> list[StepPassage]:
+    # A step instance stays open (the same day it opened) unless something closed it: a completion
+    # on or after that day is what did; a change of facts or a move that re-routed it is no passage.
+    still = {(s.step, -1 if s.child is None else s.child, s.opened_on) for s in (*decision.next_steps, *decision.waiting)}
+    done: dict[tuple[str, int], dt.date] = {}
+    for completed in (case.state or {}).get("completed", ()):
+        key = (completed["step"], -1 if completed.get("child") is None else completed["child"])
+        on = dt.date.fromisoformat(completed["on"])
+        done[key] = max(on, done.get(key, on))
+    out = []
+    for row in before:
+        completed_on = done.get((row.step, row.child))
+        if (row.step, row.child, row.opened_on) in still or completed_on is None or completed_on < row.opened_on:
+            continue
+        out.append(
+            StepPassage(
+                case_id=case.id,
+                step=row.step,
+                child=row.child,
+                opened_on=row.opened_on,
+                district=case.district,
+                unit=row.unit,
+                phase=row.phase,
+                completed_on=completed_on,
+                due_on=row.due_on,
+                days=max(0, (completed_on - row.opened_on).days),
+                kept=None if row.due_on is None else completed_on <= row.due_on,
+            )
+        )
+    return out
+
+
+def _count(session: Session, passed: Sequence[StepPassage]) -> None:
+    """Add the passages to their months' counts (``step_months``): an upsert, so two cases completing
+    the same step in the same month at once both count (the second waits for the first's row lock)."""
+    if not passed:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    for p in passed:
+        kept = 1 if p.kept else 0
+        statement = insert(StepMonth).values(
+            district=p.district,
+            step=p.step,
+            month=p.completed_on.replace(day=1),
+            days=max(0, p.days),
+            passed=1,
+            with_due=0 if p.kept is None else 1,
+            kept=kept,
+        )
+        counts = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["district", "step", "month", "days"],
+                set_={
+                    "passed": col(StepMonth.passed) + counts.passed,
+                    "with_due": col(StepMonth.with_due) + counts.with_due,
+                    "kept": col(StepMonth.kept) + counts.kept,
+                },
+            )
+        )
 
 
 # --- the daily refresh ----------------------------------------------------------------------
@@ -109,6 +192,7 @@ def refresh(
                     # Listed with a problem until a caseworker puts it right (api/routes/worklists.py); its
                     # next steps fold the log again and say why.
                     session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
+                    session.exec(delete(PendingIntervention).where(col(PendingIntervention.case_id) == case.id))
                     case.steps_as_of, case.state = None, None
                     done.problems += 1
                 session.add(case)

@@ -1,4 +1,5 @@
-"""For managers: the audit trail and the workload (a unit's lists are in ``worklists.py``)."""
+"""For managers: the audit trail, the workload and the live figures per step (a unit's lists are in
+``worklists.py``)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..errors import ApiError, invalid, problem_responses
 from ..models import AuditRecord
 from ..pseudonym import ID_PATTERN
 from ..schemas import AuditOut
+from ..step_figures import MONTH, StepsReport, period_of, steps_report
 from ..store import registry, today
 from ..workload import Workload, workload
 from .deps import audit_writer, db, reader_db
@@ -123,5 +125,66 @@ def workload_for(request: Request, principal: Principal, session: Session, distr
         seen = {district: seen[district]}
     processes = {d: s.compiled for d, s in seen.items() if s.compiled is not None}
     report = workload(session, principal, processes, {d: s.label for d, s in seen.items()}, today(request))
+    session.close()
+    return report
+
+
+@router.get(
+    "/reports/steps",
+    response_model=StepsReport,
+    responses=problem_responses(401, 403, 404, 422) | {200: {"content": {"text/csv": {}}}},
+)
+def steps_figures(
+    request: Request,
+    principal: Annotated[Principal, require(Role.manager, Role.implementer, Role.process_owner)],
+    session: ReadDB,
+    writer: Writer,
+    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="One district; without it, the city.")] = None,
+    period_from: Annotated[str | None, Query(alias="from", pattern=MONTH, description="YYYY-MM; default 11 before `to`.")] = None,
+    period_to: Annotated[str | None, Query(alias="to", pattern=MONTH, description="YYYY-MM; default this month.")] = None,
+    format: Literal["json", "csv"] = "json",
+) -> StepsReport | Response:
+    """Per step of the district's process (or the central one, for the city), over whole months: step
+    instances completed, median days from opening to completion, the share done within the
+    deadline, open and overdue now; a district's report has the city's median beside each step.
+    Outside the district counts of 1-4 are "<5" and a median or share of fewer than 5 is not shown."""
+    report = steps_for(request, principal, session, district, period_from, period_to)
+    writer.write(principal, "steps_report", case_district=district)
+    if format == "csv":
+        out = io.StringIO()
+        csv.writer(out).writerows(report.to_csv_rows())
+        name = f"steg-{district or 'staden'}-{report.period_from:%Y-%m}-{report.period_to:%Y-%m}.csv"
+        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+    return report
+
+
+def steps_for(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    district: str | None,
+    start: str | None,
+    end: str | None,
+) -> StepsReport:
+    """The steps report this principal may read: their own district's, the city's, or (the city's
+    managers and the process owner) any district's with small numbers hidden."""
+    on = today(request)
+    try:
+        period = period_of(start, end, on)
+    except ValueError as exc:
+        raise invalid({"from": str(exc)}, where="query") from None
+    snapshot = registry(request).snapshot
+    if district is None:
+        if snapshot.central is None:
+            raise ApiError(404, "the central process does not build just now")
+        process, label, exact = snapshot.central, "Staden", True
+    else:
+        state = snapshot.districts.get(district)
+        outside = principal.role == Role.process_owner or principal.city_wide
+        if state is None or state.compiled is None or not (outside or principal.district == district):
+            raise ApiError(404, "no such district for you")
+        process, label, exact = state.compiled, state.label, principal.district == district
+    report = steps_report(session, district, label, process, period, on, exact)
     session.close()
     return report
