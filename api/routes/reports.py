@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from ..audit import AuditWriter
 from ..auth import Principal, Role, require
+from ..equality_practice import EqualityPractice, equality_practice
 from ..errors import ApiError, invalid, problem_responses
 from ..models import AuditRecord
 from ..pseudonym import ID_PATTERN
@@ -186,5 +187,50 @@ def steps_for(
             raise ApiError(404, "no such district for you")
         process, label, exact = state.compiled, state.label, principal.district == district
     report = steps_report(session, district, label, process, period, on, exact)
+    session.close()
+    return report
+
+
+@router.get("/reports/equality-practice", response_model=EqualityPractice, responses=problem_responses(401, 403, 404, 422))
+def equality_practice_report(
+    request: Request,
+    principal: Annotated[Principal, require(Role.manager)],
+    session: ReadDB,
+    writer: Writer,
+    district: Annotated[str | None, Query(pattern=ID_PATTERN, description="One district; default every one you see.")] = None,
+    period_from: Annotated[dt.date | None, Query(alias="from", description="Cases opened on or after this day.")] = None,
+    period_to: Annotated[dt.date | None, Query(alias="to", description="Cases opened on or before this day.")] = None,
+) -> EqualityPractice:
+    """Equality in practice: per district, of the clients eligible for each guaranteed intervention
+    (offered it, or qualifying and not yet offered), the share that were offered it, beside the
+    city's share; a district more than 10 percentage points from the city with at least 5 eligible
+    is flagged.  A district's manager sees their own district exactly and the city's figures; the
+    city's managers every district, with counts of 1-4 as "<5" (api/equality_practice.py)."""
+    report = equality_practice_for(request, principal, session, district, period_from, period_to)
+    writer.write(principal, "equality_practice", case_district=district or principal.district)
+    return report
+
+
+def equality_practice_for(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    district: str | None,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> EqualityPractice:
+    """The figures this manager may read: their own district's (a district's manager), every
+    district's (the city's) or the one ``district`` of those, each beside the city's."""
+    if start is not None and end is not None and start > end:
+        raise invalid({"from": "must be on or before to"}, where="query")
+    snapshot = registry(request).snapshot
+    processes = {d: s.compiled for d, s in snapshot.districts.items() if s.compiled is not None}
+    seen = {d: snapshot.districts[d].label for d in processes if principal.sees_district(d)}
+    if district is not None:
+        if district not in seen:  # another district's figures are as missing as an unknown district's
+            raise ApiError(404, "no such district for you")
+        seen = {district: seen[district]}
+    exact_for = None if principal.city_wide else principal.district
+    report = equality_practice(session, processes, snapshot.central, seen, exact_for, (start, end))
     session.close()
     return report
