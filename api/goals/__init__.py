@@ -4,7 +4,8 @@
 that (``GoalSettings``); ``queries.py`` counts them in the database, and says
 what it leaves uncounted of what is stored; ``report.py`` makes the report of
 the counts (``goals_report``, ``GoalsReport`` and its CSV); ``terminal.py``
-prints it for ``brytupp goals``.
+prints it for ``brytupp goals``; ``words.py`` writes its figures in Swedish for
+the page (routes/goal_pages.py).
 """
 
 from .definitions import GoalDefinition, GoalSettings, client_units, definitions, units_by_district

@@ -74,10 +74,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Direction = Literal["at_least", "at_most"]
+# What a person reads for each ``housing_outcome.type`` (the process file lists the values without labels):
+# the goal's measure names the excluded types, and an id such as shis_mellanbo is no word for a manager.
+HOUSING_TYPE_LABELS = {
+    "second_hand_lease": "andrahandskontrakt",
+    "shis_bostader": "SHIS Bostäder",
+    "lodger": "inneboendekontrakt",
+    "priority_housing": "förtur via Bostadsförmedlingen",
+    "shis_mellanbo": "SHIS Mellanbo",
+    "other": "annan boendeform",
+}
 UnitKind = Literal["district", "rvc", "city", "region", "external"]
 
 
@@ -123,9 +133,14 @@ class GoalDefinition(BaseModel):
     direction: Direction
     kind: Literal["share", "ratio"] = Field(description="A share (0–1, shown as %) or a ratio to the baseline.")
 
+    @computed_field(description="Which way the goal points: higher (at_least) or lower (at_most) values are better.")  # type: ignore[prop-decorator]
+    @property
+    def better(self) -> Literal["higher", "lower"]:
+        return "higher" if self.direction == "at_least" else "lower"
+
 
 def definitions(config: GoalSettings) -> list[GoalDefinition]:
-    excluded = ", ".join(config.housing_excluded_types) or "ingen"
+    excluded = ", ".join(housing_type_label(t) for t in config.housing_excluded_types) or "ingen"
     return [
         GoalDefinition(
             goal=1,
@@ -182,6 +197,11 @@ def definitions(config: GoalSettings) -> list[GoalDefinition]:
             kind="share",
         ),
     ]
+
+
+def housing_type_label(value: str) -> str:
+    """A housing type in Swedish; a type configured without a label reads as words, not as an id."""
+    return HOUSING_TYPE_LABELS.get(value, value.replace("_", " "))
 
 
 def client_units(compiled_units: Mapping[str, Any], config: GoalSettings) -> list[str]:

@@ -3,7 +3,10 @@
 The report (``GoalsReport``) carries the numerator, denominator, value and
 target of each goal per district and year, plus the city; ``value`` is
 ``null`` where the denominator is zero.  The city is the sum of the districts'
-numerators and denominators.  ``to_csv()`` gives the same rows as CSV.
+numerators and denominators.  ``to_csv()`` gives the same rows as CSV, in the
+machine convention for spreadsheets and statistics tools, not the page's Swedish
+one (``words.py``): a decimal point, a share as a fraction 0–1 with four
+decimals, an empty ``value`` and ``met`` where there is nothing to count.
 ``GET /reports/goals`` serves it, ``brytupp goals`` prints it
 (``api/goals/terminal.py``).
 """

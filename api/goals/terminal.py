@@ -6,6 +6,7 @@ from typing import Any
 
 from .definitions import GoalDefinition
 from .report import GoalsReport
+from .words import area
 
 
 def _shown(goal: GoalDefinition, value: float | None) -> str:
@@ -14,12 +15,6 @@ def _shown(goal: GoalDefinition, value: float | None) -> str:
     if goal.kind == "ratio":
         return f"{value:.2f}".replace(".", ",")
     return f"{value * 100:.1f} %".replace(".", ",")
-
-
-def _area(label: str) -> str:
-    """ "Skärholmens stadsdelsförvaltning" → "Skärholmen" (no district's name ends in s)."""
-    name = label.removesuffix(" stadsdelsförvaltning")
-    return name.removesuffix("s") if name != label else name
 
 
 def rich_tables(report: GoalsReport) -> list[Any]:
@@ -40,7 +35,7 @@ def rich_tables(report: GoalsReport) -> list[Any]:
             sign = "≤" if goal.direction == "at_most" else "≥"
             table.add_column(f"{goal.goal}. {goal.label}\n(mål {sign} {_shown(goal, goal.target)})", justify="right")
         for place in places:
-            name = "Hela staden" if place is None else escape(_area(report.districts[place]))
+            name = "Hela staden" if place is None else escape(area(report.districts[place]))
             row = [f"[bold]{name}[/bold]" if place is None else name]
             for goal in goals:
                 cell = cells.get((goal.goal, year, place))

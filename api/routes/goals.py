@@ -1,4 +1,4 @@
-"""The effect goals (api/goals.py) for managers, and the register of the units' adopted
+"""The effect goals (api/goals/) for managers, and the register of the units' adopted
 routines for asking about violence (goal 1), kept by managers and implementers.
 
 A routine is unit data, not client data: it carries who recorded it and when, and

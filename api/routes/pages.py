@@ -6,7 +6,8 @@ be used to change anything through the API).  Managers and implementers see
 the districts, their diagrams and the equality matrix.  This module owns the
 login, the cookie and the page frame; the caseworkers' pages (their unit's work,
 their cases, a case) are routes/work_pages.py's, the pages for reviewed change
-of the processes routes/change_pages.py's.
+of the processes routes/change_pages.py's, the effect goals
+routes/goal_pages.py's.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from engine import export_bpmn
 
 from ..auth import Principal, Role
 from ..errors import ApiError
-from ..goals import GoalSettings, GoalsReport, goals_report, units_by_district, year_range
 from ..pseudonym import ID_PATTERN
 from ..store import registry
 from .diagrams import MEDIA, diagram_bytes, district_process, equality
@@ -312,42 +312,3 @@ def equality_csv(request: Request) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="likstallighet.csv"'},
     )
-
-
-@router.get("/goals", response_class=HTMLResponse)
-def goals_page(request: Request, years: str | None = None) -> HTMLResponse:
-    principal = page_principal(request, Role.manager)
-    chosen, report = _goals(request, years, principal)
-    goals = [
-        {**g.model_dump(), "target_text": f"{g.target:.0%}" if g.kind == "share" else f"{g.target:g} × basåret"}
-        for g in report.goals
-    ]
-    text = f"{chosen[0]}-{chosen[-1]}" if len(chosen) > 1 else str(chosen[0])
-    return page(request, "goals.html", principal, goals=goals, years=chosen, years_text=text, data=report.model_dump(mode="json"))
-
-
-@router.get("/goals.csv")
-def goals_csv(request: Request, years: str | None = None) -> Response:
-    principal = page_principal(request, Role.manager)
-    chosen, report = _goals(request, years, principal)
-    return Response(
-        report.to_csv(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="effektmal-{chosen[0]}-{chosen[-1]}.csv"'},
-    )
-
-
-def _goals(request: Request, years: str | None, principal: Principal) -> tuple[list[int], GoalsReport]:
-    this_year = dt.datetime.now(ZoneInfo(request.app.state.settings.timezone)).year
-    try:
-        chosen = year_range(years) if years else [this_year - 2, this_year - 1, this_year]
-    except ValueError:
-        raise Refused(422, "Åren anges som ÅÅÅÅ eller ÅÅÅÅ-ÅÅÅÅ, till exempel 2023-2025, högst 50 år.") from None
-    config: GoalSettings = request.app.state.settings.goals
-    units, labels = units_by_district(registry(request).snapshot.districts, config)
-    # The engine, not a session: the report's queries then run at once on their own connections.
-    # A district's manager sees their own district's figures only.
-    district = None if principal.city_wide else principal.district
-    report = goals_report(request.app.state.reader, chosen, district, config, units, labels)
-    request.app.state.audit_writer.write(principal, "goals_report", case_district=district)
-    return chosen, report
