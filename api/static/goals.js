@@ -64,11 +64,12 @@
       var pen = chart.ctx, x = chart.scales.x, bottom = chart.scales.y.getPixelForValue(0);
       pen.save();
       pen.font = "12px " + Chart.defaults.font.family;
-      pen.textAlign = "center";
       goal.trend.forEach(function (row, n) {
         row.cells.forEach(function (cell, s) {
           if (cell.value !== null) { return; }
           pen.fillStyle = SERIES[s % SERIES.length];
+          // The first and the last year sit on the chart's edges: their words run inwards.
+          pen.textAlign = n === 0 ? "left" : (n === goal.trend.length - 1 ? "right" : "center");
           pen.fillText(goal.series[s] + ": " + cell.text, x.getPixelForValue(n), bottom - 8 - 16 * s);
         });
       });
