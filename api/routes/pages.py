@@ -281,23 +281,6 @@ def district_bpmn(request: Request, district: Annotated[str, PathParam(pattern=I
     )
 
 
-@router.get("/equality", response_class=HTMLResponse)
-def equality_page(request: Request) -> HTMLResponse:
-    principal = page_principal(request, *READERS)
-    matrix = equality(request)
-    rows = []
-    for row in matrix.districts:
-        cells = []
-        for cell in row.cells:
-            units = ", ".join(u.label for u in cell.units) or "–"
-            title = "; ".join(f"{u.role_label}: {u.label}" for u in cell.units)
-            if cell.differs:
-                title += " · avviker från flertalet: " + ", ".join(cell.differs)
-            cells.append({"text": units, "title": title, "differs": bool(cell.differs), "tightened": bool(cell.tightened)})
-        rows.append({"district": row.district, "label": row.label, "cells": cells, "local": [s.label for s in row.local_steps]})
-    return page(request, "equality.html", principal, columns=matrix.columns, rows=rows)
-
-
 @router.get("/equality.json")
 def equality_json(request: Request) -> Response:
     page_principal(request, *READERS)
