@@ -5,13 +5,22 @@ document models and the error types, and nothing else.
 """
 
 from .bpmn import bpmn_process_id, export_bpmn
-from .case import CaseState, CompletedStep, FactsError, normalize_facts
+from .case import CaseState, CompletedStep, normalize_facts
 from .compare import ProcessChanges, compare
 from .compile import CompiledProcess, compile_process, process_version
-from .decide import Decision, DecisionError, decide
+from .decide import Decision, decide
 from .equality import CellChange, EqualityMatrix, equality_changes, equality_from_build, equality_matrix
-from .errors import BrytUppError, Finding, Position, ProcessError
-from .language import ConditionSyntaxError, RulesError, evaluate, parse_condition
+from .errors import (
+    BrytUppError,
+    ConditionSyntaxError,
+    DecisionError,
+    FactsError,
+    Finding,
+    Position,
+    ProcessError,
+    RulesError,
+)
+from .language import evaluate, parse_condition
 from .load import load_document, load_override, load_process
 from .merge import merge_override
 from .pipeline import Build, Built, build

@@ -24,25 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import BrytUppError, closest, did_you_mean
+from .errors import FactsError, Unknown, closest, did_you_mean
 from .language.facttypes import FACT_TYPES, fact_type
 from .schema import FactSpec, Step
-
-Unknown = dict[str, list[tuple[Any, str | None]]]  # object path -> [(key as sent, closest declared name)]
-
-
-class FactsError(BrytUppError, ValueError):
-    """Facts that do not fit the vocabulary; ``problems`` maps ``facts.path`` to what is wrong.
-
-    ``unknown`` keeps the undeclared keys as they were sent, by the path of the object
-    holding them, for a caller showing users their own file (the command line); the
-    message and ``problems`` never hold them.
-    """
-
-    def __init__(self, problems: dict[str, str], unknown: Unknown | None = None) -> None:
-        self.problems = problems
-        self.unknown: Unknown = unknown or {}
-        super().__init__("; ".join(f"{path}: {message}" for path, message in problems.items()))
 
 
 class _Problems(dict[str, str]):

@@ -18,10 +18,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .case import CaseState, FactsError
+from .case import CaseState
 from .compile import CompiledProcess
 from .decide import Decision, decide
-from .errors import ProcessError
+from .errors import FactsError, ProcessError
 from .load import read_yaml, validate_data
 from .pipeline import DEFAULT_PATHS, Build, build
 from .scenario import load_scenario, mismatches, walk
@@ -30,8 +30,9 @@ from .schema import json_schema_text
 app = typer.Typer(help="Bryt upp process engine: validate and inspect process files.", no_args_is_help=True)
 # Piped output (CI logs, grep) gets wide tables instead of ellipses.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: rich would print "bromma.yaml:100:3" as "bromma.yaml💯3".
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(help="Process files or folders (default: processes local_overrides).")]
 ProcessesOpt = Annotated[list[Path] | None, typer.Option("--path", "-p", help="Where to find the process files.")]

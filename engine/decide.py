@@ -50,9 +50,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .case import CaseState, CompletedStep, FactsError
+from .case import CaseState, CompletedStep
 from .compile import CompiledProcess
-from .errors import did_you_mean
+from .errors import DecisionError, did_you_mean
 from .language import CHILDREN, lookup
 from .rules import DurableMatcher, Hit, Matcher
 from .schema import STEP_OPENED, Contact, parse_duration
@@ -135,10 +135,6 @@ class Decision(BaseModel):
     pending_guarantees: list[PendingGuarantee] = Field(
         description="Guaranteed interventions the client qualifies for that are neither done nor open."
     )
-
-
-class DecisionError(FactsError):
-    """A case state that does not fit the process (unknown step, child index…)."""
 
 
 Instance = tuple[str, int | None]  # a step, and the child for a per-child step

@@ -1,10 +1,24 @@
 """Errors and findings: every problem points at the user's input.
 
-Hierarchy::
+Every error the engine raises on purpose is defined here, so a caller reads the whole
+hierarchy in one place::
 
-    BrytUppError                 base of everything the engine raises on purpose
-    └── ProcessError             a process or override file cannot be used; carries
-                                 every Finding that made it unusable
+    BrytUppError                  base of everything the engine raises on purpose
+    ├── ProcessError              a process or override file cannot be used; carries
+    │                             every Finding that made it unusable (load, merge)
+    ├── ConditionSyntaxError      a condition that does not parse; ``offset`` into its
+    │   (also ValueError)         text (language/parse.py)
+    ├── RulesError                durable-rules failed, or a condition cannot be said
+    │                             in its terms (language/durable.py, rules.py)
+    └── FactsError                a client's facts do not fit the vocabulary;
+        │ (also ValueError)       ``problems`` by ``facts.path`` (case.py)
+        └── DecisionError         a case state that does not fit the process: an
+                                  unknown step, a child index out of range (decide.py)
+
+The ValueError bases let code that validates input (pydantic validators, the API's
+field errors) treat a bad condition or bad facts as the value errors they are.
+Exceptions whose names start with ``_`` never leave the module that raises them
+(they carry a finding to the place that records it) and are not part of this list.
 
 A ``Finding`` is one problem at one place: ``file:line:col: key.path: message``.
 Loading, merging and validation collect findings and report them all in one
@@ -19,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 KeyPath = tuple[str | int, ...]
 
@@ -71,6 +86,40 @@ class Finding:
 
 class BrytUppError(Exception):
     """Base class of the engine's own errors."""
+
+
+class ConditionSyntaxError(BrytUppError, ValueError):
+    """A condition that does not parse; ``offset`` is 0-based within the text."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+class RulesError(BrytUppError):
+    """The rules engine failed or a condition cannot be expressed for it."""
+
+
+Unknown = dict[str, list[tuple[Any, str | None]]]  # object path -> [(key as sent, closest declared name)]
+
+
+class FactsError(BrytUppError, ValueError):
+    """Facts that do not fit the vocabulary; ``problems`` maps ``facts.path`` to what is wrong.
+
+    ``unknown`` keeps the undeclared keys as they were sent, by the path of the object
+    holding them, for a caller showing users their own file (the command line); the
+    message and ``problems`` never hold them.
+    """
+
+    def __init__(self, problems: dict[str, str], unknown: Unknown | None = None) -> None:
+        self.problems = problems
+        self.unknown: Unknown = unknown or {}
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems.items()))
+
+
+class DecisionError(FactsError):
+    """A case state that does not fit the process (unknown step, child index…)."""
 
 
 class ProcessError(BrytUppError):

@@ -27,13 +27,14 @@ drive the fact types over a whole vocabulary.  ``tests/engine/test_language.py``
 runs every node type and every fact type through every backend.
 """
 
+from ..errors import ConditionSyntaxError, RulesError
 from .check import CHILDREN, check_condition, children_fields, fact_spec
 from .domains import Domains, evaluate_case
-from .durable import RulesError, Translator, combine, flatten_facts, rule_fields
+from .durable import Translator, combine, flatten_facts, rule_fields
 from .evaluate import compare_values, evaluate, lookup
 from .facttypes import FACT_TYPES, FactType, example_facts, fact_type, json_value
 from .nodes import NODES, BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, Visitor, literal_text
-from .parse import ConditionSyntaxError, parse_condition
+from .parse import parse_condition
 from .python import python_source
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BrytUppError
+from ..errors import RulesError
 from .evaluate import evaluate
 from .facttypes import fact_type, json_value
 from .nodes import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier, Visitor
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from ..schema import FactSpec
 
 Translation = dict[str, Any] | bool  # a JSON test, or a condition that always/never holds
-
-
-class RulesError(BrytUppError):
-    """The rules engine failed or a condition cannot be expressed for it."""
 
 
 def _key(path: tuple[str, ...]) -> str:

@@ -24,18 +24,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BrytUppError
+from ..errors import ConditionSyntaxError
 from .nodes import BoolOp, Compare, Expr, Literal, Name, Not, Otherwise, Quantifier
-
-
-class ConditionSyntaxError(BrytUppError, ValueError):
-    """A condition that does not parse; ``offset`` is 0-based within the text."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-
 
 # --- tokenizer -------------------------------------------------------------
 

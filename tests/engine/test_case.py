@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 
 from engine import build
-from engine.case import FactsError, fact_normalizer, normalize_facts
+from engine.case import fact_normalizer, normalize_facts
+from engine.errors import FactsError
 from tests.conftest import ROOT
 from tests.strategies import facts_of
 

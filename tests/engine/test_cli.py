@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
-
 from tests.conftest import ROOT
 
 runner = CliRunner()
@@ -45,6 +44,18 @@ def test_validate_reports_eleven_clean_districts(workspace: Path) -> None:
     code, lines = run("validate", "processes", "local_overrides")
     assert code == 0
     assert lines[-1] == "1 central process(es), 11 districts: no findings"
+
+
+def test_a_finding_on_line_100_keeps_its_colons(workspace: Path) -> None:
+    """Rich reads ":100:" as an emoji code; a finding's place must print as file:line:col."""
+    path = workspace / "local_overrides" / "farsta.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("roles:"))
+    padded = lines[:at] + ["#\n"] * (98 - at) + lines[at:]
+    path.write_text("".join(padded).replace("  intake: mottagningsenheten\n", "  intake: mottagningsenhetn\n", 1), encoding="utf-8")
+    code, out = run("validate", "processes", "local_overrides")
+    assert code == 1
+    assert any(line.startswith("local_overrides/farsta.yaml:100:") for line in out), out
 
 
 def test_validate_without_arguments_uses_the_project_folders(workspace: Path) -> None:

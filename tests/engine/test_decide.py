@@ -12,8 +12,9 @@ import pytest
 
 import engine
 from engine import CompiledProcess, compile_process, load_process, merge_override
-from engine.case import CaseState, FactsError
-from engine.decide import Decision, DecisionError, add_duration, decide
+from engine.case import CaseState
+from engine.decide import Decision, add_duration, decide
+from engine.errors import DecisionError, FactsError
 from engine.rules import DurableMatcher, PythonMatcher
 from tests.conftest import OVERRIDE, ROOT, wrong_in_threads
 
