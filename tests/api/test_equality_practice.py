@@ -203,3 +203,19 @@ def test_the_equality_page_shows_the_practice_to_managers(service: Service) -> N
     service.client.cookies.set(COOKIE, service.headers(Role.implementer, "farsta")["Authorization"].removeprefix("Bearer "))
     other = service.client.get("/ui/equality")
     assert other.status_code == 200 and 'id="practice-table"' not in other.text and 'id="equality"' in other.text
+
+
+def test_a_client_who_declines_still_counts_as_owed_what_was_never_offered(service: Service) -> None:
+    """Closing a case keeps what its last open decision said the client qualified for and was not
+    offered: otherwise every closing would raise the district's share offered."""
+    seen, cases = seed(service)
+    before = {f["intervention"]: f for f in report(service, district_manager(service, "farsta"))["districts"][0]["interventions"]}
+    owed = [case_id for case_id, (_, pending) in seen.items() if cases[case_id][0] == "farsta" and pending]
+    assert owed, "some Farsta clients are owed an intervention"
+    for case_id in owed:
+        event = {"kind": "case_closed", "reason": "declined", "on": today().isoformat()}
+        answer = service.client.post(f"/cases/{case_id}/events", json=event, headers=headers(service, "farsta"))
+        assert answer.status_code == 201, answer.text
+        assert next_steps(service, "farsta", case_id)["closed"] is True
+    after = {f["intervention"]: f for f in report(service, district_manager(service, "farsta"))["districts"][0]["interventions"]}
+    assert {i: (f["eligible"], f["offered"]) for i, f in after.items()} == {i: (f["eligible"], f["offered"]) for i, f in before.items()}
