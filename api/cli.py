@@ -297,7 +297,7 @@ def goals(
     database_url: Annotated[str | None, typer.Option(help="Default: DATABASE_URL, else SQLite in var/.")] = None,
     format: Annotated[str, typer.Option(help="table, json or csv.")] = "table",
 ) -> None:
-    """The five effect goals per district and for the city (api/goals.py has the definitions)."""
+    """The five effect goals per district and for the city (api/goals/definitions.py has the definitions)."""
     import datetime as dt
 
     from .goals import report_for, rich_tables, year_range

@@ -399,8 +399,6 @@ class _SharedHits:
     condition): the same normalized facts give the same hits.  Matching is half a decision's
     time, and the target's decision then matches nothing (bench/impact.py)."""
 
-    keeps_results = False  # decide() keeps no outlines for it: a replay decides each case once
-
     def __init__(self) -> None:
         self._matcher = default_matcher()
         self._rules: dict[str, int] = {}  # version -> the index of its rules in _seen

@@ -61,7 +61,7 @@ class Case(SQLModel, table=True):
             sqlite_where=text("NOT closed"),
             postgresql_where=text("NOT closed"),
         ),
-        # The effect goals (api/goals.py), each covering its query: closures per year, a client's
+        # The effect goals (api/goals/queries.py), each covering its query: closures per year, a client's
         # later cases, and a case's district for the events.
         Index("ix_cases_closed_on_client", "closed_on", "district", "reference", "id"),
         Index("ix_cases_client_opened", "district", "reference", "opened", "id"),
@@ -93,7 +93,7 @@ class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_events"
     __table_args__ = (
         UniqueConstraint("case_id", "idempotency_key", name="uq_case_events_idempotency"),
-        # The effect goals (api/goals.py): events of a kind in a year, and a case's later events of a kind.
+        # The effect goals (api/goals/queries.py): events of a kind in a year, and a case's later events of a kind.
         Index("ix_case_events_kind_on_case_id", "kind", "on", "case_id"),
         Index("ix_case_events_case_id_kind_on", "case_id", "kind", "on"),
     )

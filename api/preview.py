@@ -1,6 +1,6 @@
 """What a reviewer sees of a change: the preview of a draft, the comparison of two versions, and
-the moving of open cases onto a version.  It joins ``api/changes.py`` (the review),
-``engine/compare.py`` (what changes in the process), ``engine/equality.py`` (what changes in the
+the moving of open cases onto a version.  It joins ``api/changes/`` (the review),
+``engine/compare.py`` (what changes in the process), ``engine/equality/`` (what changes in the
 equality of provision) and ``api/impact.py`` (what changes for the cases already running).
 
 Case ids are the district's: the district's own staff see which cases a change touches; the

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     )
     goals: GoalSettings = Field(
         default_factory=GoalSettings,
-        description="The effect goals' open definitions (api/goals.py), each from BRYTUPP_GOAL_<FIELD>.",
+        description="The effect goals' open definitions (api/goals/definitions.py), each from BRYTUPP_GOAL_<FIELD>.",
     )
     retention_years: int = Field(
         default=5,

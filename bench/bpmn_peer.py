@@ -142,7 +142,7 @@ class SpiffPeer:
         """BPMN's inclusive join waits for any token that can still reach it, round loops too; on this
         process two joins then wait for each other for ever (needs_assessment is reachable from
         follow_up through the reassessment loop, and the other way round).  decide() waits only for
-        branches that reach a join without a loop (``join_feeders``).  Taking the loop-back flows out
+        branches that reach a join without a loop (its feeders, ``engine/memo.py``).  Taking the loop-back flows out
         of their targets' ``inputs``, which is what the join looks back along, gives SpiffWorkflow that
         rule; tokens still travel along them (``outputs``)."""
         specs = self.spec.task_specs

@@ -1,4 +1,4 @@
-"""Benchmark: the effect-goal report (api/goals.py) over 100,000 cases and about 1,000,000 events.
+"""Benchmark: the effect-goal report (api/goals/) over 100,000 cases and about 1,000,000 events.
 
 One run, for SQLite and for PostgreSQL (a server this script starts with
 tests/postgres.py, as the tests do): a fresh database migrated as the service

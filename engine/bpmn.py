@@ -48,7 +48,7 @@ missing value are false.  An unconditional flow out of an inclusive gateway is
 ``child.x`` condition holds when it holds for some child the step repeats for.
 That and the multi-instance loop are where the model is coarser than the
 engine, which follows each child on its own path; due dates, the join rules
-for loops (``decide.join_feeders``) and pending guarantees are the engine's.
+for loops (the feeders in ``memo.py``) and pending guarantees are the engine's.
 
 Diagram.  With ``diagram=True`` (the default) a ``BPMNDiagram`` places the
 shapes, so the file opens laid out in bpmn.io / Camunda Modeler and similar

@@ -2,7 +2,7 @@
 propose/approve/reject, the process owner's queue, a district's versions with comparison, restore
 and moving open cases.
 
-The pages over api/changes.py and api/preview.py: the same functions the JSON routes in
+The pages over api/changes/ and api/preview.py: the same functions the JSON routes in
 routes/drafts.py call, so the roles, four eyes and the row version's check are the service's.
 Login, the cookie and the page frame are routes/pages.py's.
 """

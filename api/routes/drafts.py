@@ -1,6 +1,6 @@
 """Reviewed changes of the processes: drafts, their preview, propose, approve, reject; each
 district's history, comparisons of any two versions, restore, and moving open cases onto a
-version.  The rules are in ``api/changes.py``; the routes read and answer."""
+version.  The rules are in ``api/changes/``; the routes read and answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The five effect goals (api/goals.py) on hand-built cases whose answers are known,
+"""The five effect goals (api/goals/) on hand-built cases whose answers are known,
 on SQLite and PostgreSQL; every case and event is recorded through the API."""
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ class TestWhereItShows:
 
 
 def test_shis_mellanbo_is_the_only_referral_the_service_records() -> None:
-    """Goal 4 counts every referral_sent event without reading its payload (api/goals.py)."""
+    """Goal 4 counts every referral_sent event without reading its payload (api/goals/queries.py)."""
     from api.events import REFERRAL_STEPS, ReferralSent
 
     assert set(REFERRAL_STEPS) == {"shis_mellanbo"}

@@ -1,4 +1,4 @@
-"""The effect goals (api/goals.py) never fail on what is stored, on SQLite and PostgreSQL.
+"""The effect goals (api/goals/) never fail on what is stored, on SQLite and PostgreSQL.
 
 Every JSON field the goal SQL reads gets values the API once accepted or a direct write could
 leave (out-of-range and huge numbers, floats, strings, nulls, other JSON types).  They are
