@@ -43,9 +43,9 @@ from databases import on_each_database  # noqa: E402
 from api.impact import Impact, OpenCase, open_cases, replay  # noqa: E402
 from api.models import Case, CaseEvent  # noqa: E402
 from engine import CompiledProcess  # noqa: E402
+from tests.api.test_impact import EDITS, draft, version_of  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
 from tests.service import Service, copy_processes, fresh_database, settings_for  # noqa: E402
-from tests.api.test_impact import EDITS, draft, version_of  # noqa: E402
 
 TODAY = dt.date(2025, 6, 2)
 STEPS = ["actualisation", "intake_registration", "initial_safety_assessment", "risk_assessment", "consent_joint_handling"]
