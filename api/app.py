@@ -44,6 +44,7 @@ from .routes import (
     goals,
     manager_pages,
     pages,
+    process_pages,
     processes,
     reports,
     tokens,
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: every answer, a 413 included, carries the request id.
     app.add_middleware(RequestContext)
     api_routers = (cases, decide, drafts, processes, diagrams, reports, worklists, goals, tokens)
-    page_routers = (pages, work_pages, change_pages, manager_pages, goal_pages, equality_pages)
+    page_routers = (pages, work_pages, change_pages, manager_pages, goal_pages, equality_pages, process_pages)
     for module in (*api_routers, *page_routers):
         app.include_router(module.router)
     if settings.bench_endpoints:

@@ -22,7 +22,7 @@ layouts leave them out too, so that a loop back does not pull the steps it
 returns to forward.
 
 Everything a phase-level picture needs is here: each node's phase and origin,
-``Phase.steps`` and ``phase_flows()`` (the transitions between phases).
+``Phase.steps`` and ``phase_flows()`` (the transitions between phases); ``overview.py`` draws them.
 """
 
 from __future__ import annotations

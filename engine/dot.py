@@ -29,24 +29,27 @@ WRAP = 30  # characters per line in a step's label
 # --- colours and styles (one place, so the legend shows exactly what the diagram uses) ---
 
 INK = "#263238"
-GREY = "#9e9e9e"
+GREY = "#9e9e9e"  # lines only: as text it is 2.7:1 on white
+# Text colours are at least 4.5:1 (WCAG AA) on every fill they are drawn on (tests/engine/test_render.py)
+GREY_TEXT = "#616161"
+ORANGE_TEXT = "#a84300"  # the local orange, dark enough for text on the local fill
 LOCAL = {"fillcolor": "#ffe0b2", "color": "#e65100", "penwidth": "2", "style": "rounded,filled,dashed"}
 CHANGED = {"fillcolor": "#fff59d", "color": "#f9a825", "penwidth": "2"}
 NOTED = {"fillcolor": "#fffde7", "color": "#f9a825", "style": "rounded,filled,dotted"}
 REVIEW = {"fillcolor": "#f8bbd0", "color": "#ad1457", "penwidth": "2", "style": "rounded,filled,dashed"}
-REMOVED = {"fillcolor": "#f5f5f5", "color": GREY, "fontcolor": GREY, "style": "rounded,filled,dashed"}
-CONTEXT = {"fillcolor": "white", "color": "#bdbdbd", "fontcolor": GREY}
+REMOVED = {"fillcolor": "#f5f5f5", "color": GREY, "fontcolor": GREY_TEXT, "style": "rounded,filled,dashed"}
+CONTEXT = {"fillcolor": "white", "color": "#bdbdbd", "fontcolor": GREY_TEXT}
 GUARANTEED = {"color": "#1a237e", "penwidth": "3"}
 TERMINAL = {"fillcolor": "#eceff1", "peripheries": "2"}
 DONE = {"fillcolor": "#c8e6c9", "color": "#2e7d32"}
 OPEN = {"fillcolor": "#e3f2fd", "color": "#0d47a1", "penwidth": "3", "style": "rounded,filled,bold"}
 OVERDUE = {"fillcolor": "#ffcdd2", "color": "#c62828", "penwidth": "3", "style": "rounded,filled,bold", "fontcolor": "#b71c1c"}
 WAITING = {"fillcolor": "#e3f2fd", "color": "#0d47a1", "penwidth": "2", "style": "rounded,filled,dashed"}
-NOT_REACHED = {"fillcolor": "white", "color": "#bdbdbd", "fontcolor": GREY}
-EDGE_LOCAL = {"color": "#e65100", "fontcolor": "#e65100", "penwidth": "1.6"}
+NOT_REACHED = {"fillcolor": "white", "color": "#bdbdbd", "fontcolor": GREY_TEXT}
+EDGE_LOCAL = {"color": "#e65100", "fontcolor": ORANGE_TEXT, "penwidth": "1.6"}
 EDGE_REDIRECT = {**EDGE_LOCAL, "style": "dashed"}
-EDGE_CONTEXT = {"color": "#bdbdbd", "fontcolor": GREY}
-EDGE_REMOVED = {"color": GREY, "fontcolor": GREY, "style": "dotted"}
+EDGE_CONTEXT = {"color": "#bdbdbd", "fontcolor": GREY_TEXT}
+EDGE_REMOVED = {"color": GREY, "fontcolor": GREY_TEXT, "style": "dotted"}
 EDGE_TRAVELLED = {"color": "#2e7d32", "penwidth": "1.6"}
 
 GATEWAY_MARK = {"exclusive": "×", "inclusive": "○", "parallel": "+"}
@@ -361,9 +364,9 @@ def local_edge(ch: Changes) -> EdgeFn:
 
 # --- the marks of what changed ---------------------------------------------------------------
 
-MARK = {"POINT-SIZE": "9", "COLOR": "#e65100", "B": ""}
+MARK = {"POINT-SIZE": "9", "COLOR": ORANGE_TEXT, "B": ""}
 SMALL = {"POINT-SIZE": "9"}
-REVIEW_MARK = {"POINT-SIZE": "9", "COLOR": "#ad1457", "B": ""}
+REVIEW_MARK = {"POINT-SIZE": "9", "COLOR": "#880e4f", "B": ""}
 
 
 @dataclass(frozen=True)

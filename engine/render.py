@@ -17,6 +17,9 @@ runs.  Five views:
 * ``case_diagram(district, decision, state)``: one client's path: done, open
   now, overdue, not reached.
 
+The pages open on two smaller pictures instead of the whole process, ``overview.py``'s
+overview by phase and a phase's view (with live figures per step).
+
 How it is drawn (``dot.py``): left to right, one cluster per phase in phase
 order, steps as rounded boxes (node id = step id), a start circle, and
 BPMN-like diamonds where a step branches (``×`` exactly one way, ``○`` every

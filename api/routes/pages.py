@@ -231,32 +231,6 @@ def inline_svg(content: bytes) -> str:
     return text[text.index("<svg") :]
 
 
-@router.get("/districts/{district}", response_class=HTMLResponse)
-def district_page(
-    request: Request, district: Annotated[str, PathParam(pattern=ID_PATTERN)], view: str = "process"
-) -> HTMLResponse:
-    principal = page_principal(request, *READERS)
-    view = view if view in ("process", "diff") else "process"
-    state = registry(request).snapshot.districts.get(district)
-    if state is None or state.compiled is None:
-        raise Refused(404, "Det finns ingen process för den stadsdelen.")
-    process = state.compiled.process
-    return page(
-        request,
-        "district.html",
-        principal,
-        name=district,
-        label=state.label,
-        version=state.compiled.version,
-        loaded_at=local_time(state.loaded_at, request.app.state.settings.timezone),
-        local=len(process.local_steps),
-        changed=len(process.changed_steps),
-        findings=[str(f) for f in state.findings],
-        view=view,
-        svg=inline_svg(diagram_bytes(request, district, view, "svg")),
-    )
-
-
 @router.get("/districts/{district}/diagram.{format}")
 def district_download(
     request: Request,

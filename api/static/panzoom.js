@@ -1,5 +1,6 @@
-// Pan and zoom for the inline process diagram: drag to move, wheel or buttons to zoom.
-// Works on the SVG's viewBox, so the drawing stays sharp at every scale. No dependencies.
+// Pan and zoom for the inline process diagram: drag, arrow keys to move; wheel, buttons, + and - to
+// zoom; 0 back to the start. Works on the SVG's viewBox, so the drawing stays sharp at every scale.
+// No dependencies.
 (function () {
   "use strict";
   function attach(box) {
@@ -9,6 +10,15 @@
     svg.removeAttribute("height");
     var base = svg.viewBox.baseVal;
     var view = { x: base.x, y: base.y, w: base.width, h: base.height };
+    // A phase view is read at its own size (1 unit a pixel, text 11 px and up): when the whole
+    // picture would be smaller than that, it opens on its top middle at 1:1 and the reader pans.
+    if (box.getAttribute("data-readable") && box.clientWidth > 0) {
+      var scale = Math.min(box.clientWidth / view.w, box.clientHeight / view.h);
+      if (scale < 1) {
+        view = { x: view.x + (view.w - box.clientWidth) / 2, y: view.y, w: box.clientWidth, h: box.clientHeight };
+        svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
+      }
+    }
     var home = { x: view.x, y: view.y, w: view.w, h: view.h };
     function apply() { svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" ")); }
     // A case's path opens on where the case stands (its done, open and overdue steps), not on
@@ -59,11 +69,30 @@
       drag = { x: e.clientX, y: e.clientY };
       apply();
     });
+    function pan(dx, dy) {
+      view.x += dx * view.w; view.y += dy * view.h;
+      apply();
+    }
+    function reset() { view = { x: home.x, y: home.y, w: home.w, h: home.h }; apply(); }
+    box.addEventListener("keydown", function (e) {
+      if (e.altKey || e.ctrlKey || e.metaKey) { return; }
+      var rect = svg.getBoundingClientRect(), cx = rect.left + rect.width / 2, cy = rect.top + rect.height / 2;
+      var keys = {
+        ArrowLeft: function () { pan(-0.1, 0); }, ArrowRight: function () { pan(0.1, 0); },
+        ArrowUp: function () { pan(0, -0.1); }, ArrowDown: function () { pan(0, 0.1); },
+        "+": function () { zoom(1 / 1.3, cx, cy); }, "=": function () { zoom(1 / 1.3, cx, cy); },
+        "-": function () { zoom(1.3, cx, cy); }, "0": reset
+      };
+      var act = keys[e.key];
+      if (!act) { return; }
+      e.preventDefault();  // the arrows move the picture, not the page
+      act();
+    });
     document.querySelectorAll("[data-zoom]").forEach(function (button) {
       button.addEventListener("click", function () {
         var rect = svg.getBoundingClientRect();
         var how = button.getAttribute("data-zoom");
-        if (how === "reset") { view = { x: home.x, y: home.y, w: home.w, h: home.h }; apply(); return; }
+        if (how === "reset") { reset(); return; }
         zoom(how === "in" ? 1 / 1.3 : 1.3, rect.left + rect.width / 2, rect.top + rect.height / 2);
       });
     });

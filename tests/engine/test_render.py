@@ -33,6 +33,8 @@ from engine import (
     render_process,
 )
 from engine.cli import app
+from engine.diagram import diagram_of
+from engine.overview import SCALE, Figures, overview_diagram, phase_diagram
 from tests.conftest import MINI, ROOT
 
 render_module = importlib.import_module("engine.render")  # `engine.render` is the function
@@ -425,3 +427,125 @@ def test_brytupp_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert "actualisation" in svg_nodes(result.stdout_bytes)
     assert runner.invoke(app, ["render", "central", "--view", "diff"]).exit_code == 2
     assert runner.invoke(app, ["render", "atlantis"]).exit_code == 2
+
+
+# --- two levels: the overview by phase and a phase's view (engine/overview.py) --------------------
+
+
+def luminance(colour: str) -> float:
+    named = {"white": "#ffffff", "black": "#000000", "none": "#ffffff"}
+    h = named.get(colour, colour).lstrip("#")
+    channels = [int(h[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def text_on_fill(data: bytes) -> list[tuple[str, str, str]]:
+    """(text, its colour, the fill behind it) for every text in the SVG's nodes, and for the edges'
+    labels against the phase clusters' fill (the darkest they are drawn on)."""
+    root = ET.fromstring(data)
+    found = []
+    for g in root.iter(f"{SVG}g"):
+        classes = (g.get("class") or "").split()
+        if "node" in classes:
+            shape = next((e for e in g.iter() if e.tag in (f"{SVG}path", f"{SVG}polygon", f"{SVG}ellipse")), None)
+            fill = shape.get("fill", "white") if shape is not None else "white"
+        elif "edge" in classes:
+            fill = "#f5f7fa"
+        else:
+            continue
+        for t in g.iter(f"{SVG}text"):
+            found.append((t.text or "", t.get("fill", "black"), "white" if fill == "none" else fill))
+    return found
+
+
+def overview_svg(real: Build, name: str) -> bytes:
+    compiled = district_of(real, name) if name != "central" else central_of(real)
+    return render(overview_diagram(compiled, None if name == "central" else central_of(real), "/ui/x/{phase}"))
+
+
+def test_the_overview_has_one_node_per_phase_and_the_flows_between_phases(real: Build) -> None:
+    jarva = district_of(real, "jarva")
+    model = diagram_of(jarva)
+    nodes = svg_nodes(overview_svg(real, "jarva"))
+    phases = {n: text for n, (cls, text) in nodes.items() if "phase-node" in cls}
+    assert sorted(phases) == sorted(f"phase_{p}" for p in model.phases)
+    for phase in model.phases.values():
+        assert f"{len(phase.steps)} steg" in phases[f"phase_{phase.id}"]
+    flows = {e for e in svg_edges(overview_svg(real, "jarva")) if not e.startswith("_")}
+    assert flows == {f"phase_{a}->phase_{b}" for a, b in model.phase_flows()}
+    assert len(flows) < len(model.edges) / 3, "the overview draws far fewer lines than the process"
+
+
+def test_the_overview_marks_the_phases_the_district_changed(real: Build) -> None:
+    nodes = svg_nodes(overview_svg(real, "jarva"))
+    # Järva adds its police step in the risk assessment and redirects the intake's safety assessment to it.
+    assert "changed" in nodes["phase_risk"][0] and "1 tillagt" in nodes["phase_risk"][1]
+    assert "changed" in nodes["phase_intake"][0] and "1 ändrat" in nodes["phase_intake"][1]
+    assert "changed" not in nodes["phase_closure"][0] and "Lokalt" not in nodes["phase_closure"][1]
+    central = svg_nodes(overview_svg(real, "central"))
+    assert not any("changed" in cls for cls, _ in central.values())
+
+
+def test_the_overview_links_each_phase_to_its_view(real: Build) -> None:
+    data = overview_svg(real, "jarva").decode("utf-8")
+    for phase in diagram_of(district_of(real, "jarva")).phases:
+        assert f'xlink:href="/ui/x/{phase}"' in data
+
+
+def test_a_phase_view_shows_its_steps_and_the_phases_around_it(real: Build) -> None:
+    jarva = district_of(real, "jarva")
+    model = diagram_of(jarva)
+    nodes = svg_nodes(render(phase_diagram(jarva, "risk", central_of(real), None, "/ui/x/{phase}")))
+    steps = {n for n, (cls, _) in nodes.items() if "step" in cls.split()}
+    assert steps == set(model.phases["risk"].steps)
+    local = [s for s in steps if model.nodes[s].origin == "local"]
+    assert local and all("local" in nodes[s][0] for s in local), "Järva's police step keeps its mark"
+    around = {n for n, (cls, _) in nodes.items() if "phase-link" in cls}
+    into = {model.nodes[e.source].phase for e in model.edges if e.target in steps and e.source not in steps}
+    out = {model.nodes[e.target].phase for e in model.edges if e.source in steps and e.target not in steps}
+    assert around == {f"_in_{p}" for p in into} | {f"_out_{p}" for p in out}
+    with pytest.raises(ValueError, match="no phase"):
+        phase_diagram(jarva, "nowhere")
+
+
+def test_figures_colour_the_steps_on_a_scale_and_are_written_in_them(real: Build) -> None:
+    farsta = district_of(real, "farsta")
+    steps = diagram_of(farsta).phases["intake"].steps
+    values = {steps[0]: (1.0, "Median 1 dag"), steps[1]: (9.0, "Median 9 dagar"), steps[2]: (None, "")}
+    worse = Figures("Mediantid i dagar", values)
+    nodes = svg_nodes(render(phase_diagram(farsta, "intake", central_of(real), worse)))
+    assert "Median 9 dagar" in nodes[steps[1]][1] and "Inget att visa" in nodes[steps[2]][1]
+    assert (worse.colour(steps[0]), worse.colour(steps[1]), worse.colour(steps[2])) == (SCALE[0], SCALE[-1], None)
+    better = Figures("Andel inom tidsfristen", values, higher_is_worse=False)
+    assert (better.colour(steps[0]), better.colour(steps[1])) == (SCALE[-1], SCALE[0])
+    assert [round(a, 1) for a, _ in worse.bins()] == [1.0, 2.6, 4.2, 5.8, 7.4]
+    legend = " ".join(text for n, (_, text) in nodes.items() if n.startswith("_legend"))
+    assert "Mediantid i dagar" in legend and "1–2,6" in legend and "Inget att visa" in legend
+    data = render(phase_diagram(farsta, "intake", central_of(real), worse)).decode("utf-8")
+    assert f'fill="{SCALE[-1]}"' in data and f'fill="{SCALE[0]}"' in data
+
+
+@pytest.mark.parametrize("name", ["farsta", "jarva"])
+def test_every_text_in_the_diagrams_has_at_least_4_5_to_1_contrast(real: Build, name: str) -> None:
+    compiled, central = district_of(real, name), central_of(real)
+    state = jarva_case()
+    views = {
+        "process": render(process_diagram(compiled, central)),
+        "diff": render(diff_diagram(compiled, central)),
+        "overview": overview_svg(real, name),
+        "phase": render(phase_diagram(compiled, "intake", central, Figures("x", {"intake_registration": (1.0, "1")}))),
+        "central": render(process_diagram(central)),
+    }
+    if name == "jarva":
+        views["case"] = render(case_diagram(compiled, decide(compiled, state), state))
+    for view, data in views.items():
+        texts = text_on_fill(data)
+        assert texts, view
+        low = [(t, c, f, round(contrast(c, f), 2)) for t, c, f in texts if contrast(c, f) < 4.5]
+        assert low == [], view
