@@ -213,7 +213,7 @@ def phase_diagram(
     if figures is not None:
         bins = figures.bins()
         entries = [(f"{_number(min(a, b))}–{_number(max(a, b))}", {"fillcolor": SCALE[i]}) for i, (a, b) in enumerate(bins)]
-        entries.append(("Inget att visa (för få)", dict(NO_FIGURE)))
+        entries.append(("Inget att visa (inga eller för få)", dict(NO_FIGURE)))
         # Graphviz lays a top-to-bottom picture's legend out right to left: given last to first, it reads in order
         d.legend([*reversed(entries), (f"{figures.title}:", {"shape": "plaintext"})], [], gateways=False)
     else:
