@@ -18,7 +18,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
-from engine import CompiledProcess, compare
+from engine import CompiledProcess, compare, render_process
 from engine.diagram import diagram_of
 from engine.overview import Figures, render_overview, render_phase
 
@@ -126,8 +126,6 @@ def district_page(request: Request, district: Name, view: str = "overview") -> H
     if view == "overview":
         svg = render_overview(compiled, central, href=f"/ui/districts/{district}/phases/{{phase}}")
     elif district == CENTRAL:
-        from engine import render_process
-
         svg = render_process(compiled)
     else:
         svg = diagram_bytes(request, district, view, "svg")

@@ -122,6 +122,10 @@ def test_the_central_process_has_its_page(browser: Browser, server: ServerProces
     assert smallest_text(page) >= 10
     session.shot("process_overview_central")
     no_violations(page)
+    page.click("#view-process")
+    page.locator("#diagram[data-ready=true]").wait_for()
+    assert page.locator("#diagram svg g.node.step").count() > 40, "the whole city-wide process"
+    assert page.locator("#view-diff").count() == 0, "the city's process has no differences from itself"
     page.goto(server.url + "/ui/districts/central/phases/delivery")
     page.locator("#figures").wait_for()
     assert page.locator("#figures tbody tr").count() == 10
