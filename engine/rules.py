@@ -53,9 +53,9 @@ from durable.engine import Host, MessageNotHandledException
 
 from .cache import LruCache
 from .compile import CompiledProcess
-from .language import CHILDREN, Expr, Otherwise, RulesError, Translator, evaluate, flatten_facts, rule_fields
+from .language import CHILDREN, Expr, Otherwise, RulesError, Translator, evaluate, rule_fields
 from .language import json_value as _json_value
-from .schema import FactSpec
+from .language.durable import Flattener
 
 Hit = tuple[str, int | None]
 
@@ -222,13 +222,14 @@ class _Version:
     handle: Any  # the ruleset's handle in durable-rules' engine
     rules: CompiledRules
     ids: Mapping[str, tuple[str, ...]]  # durable-rules' rule -> the rules with its condition
-    vocabulary: Mapping[str, FactSpec]  # the facts some rule reads: nothing else is flattened
+    flatten: Flattener  # of the facts some rule reads: nothing else is flattened
+    case_hits: Mapping[str, tuple[Hit, ...]]  # durable-rules' rule -> its hits on the case's fact, made once
 
     def batch(self, facts: Mapping[str, Any], sid: str) -> list[dict[str, Any]]:
         """The case's fact and one per child, each with only the fields the rules read of it:
         every fact is JSON-encoded in, and back out with every match."""
         rules = self.rules
-        flat = flatten_facts(self.vocabulary, facts)
+        flat = self.flatten(facts)
         for key, expr in rules.derived.items():
             flat[key] = evaluate(expr, facts)
         batch = [{**{k: v for k, v in flat.items() if k in rules.fields}, "id": "case", "sid": sid, "ctx": "case"}]
@@ -260,7 +261,9 @@ def _register(compiled: CompiledProcess) -> _Version:
     read = rules.fields | rules.child_fields
     vocabulary = {n: spec for n, spec in compiled.process.facts.items() if any(f == n or f.startswith(n + "__") for f in read)}
     handle = host.get_ruleset(rules.name)._handle
-    return _Version(host, handle, rules, {name: tuple(rule_ids) for name, rule_ids in ids.items()}, vocabulary)
+    case_hits = {name: tuple((rule_id, None) for rule_id in rule_ids) for name, rule_ids in ids.items()}
+    flatten = Flattener(vocabulary)
+    return _Version(host, handle, rules, {name: tuple(rule_ids) for name, rule_ids in ids.items()}, flatten, case_hits)
 
 
 class DurableMatcher:
@@ -283,7 +286,10 @@ class DurableMatcher:
             sid = str(next(self._sid))
             try:
                 for name, child in _matches(version.handle, version.batch(facts, sid)):
-                    hits.update((rule_id, child) for rule_id in version.ids.get(name, ()))
+                    if child is None:
+                        hits.update(version.case_hits.get(name, ()))
+                    else:
+                        hits.update([(rule_id, child) for rule_id in version.ids.get(name, ())])
             except MessageNotHandledException as exc:
                 raise RulesError("durable-rules handled no fact; the catch-all rule is missing") from exc
             except RulesError:
