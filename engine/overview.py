@@ -66,6 +66,8 @@ class Figures:
         if not known:
             return []
         lo, hi = min(known), max(known)
+        if lo == hi:  # one value: one fill, not five ranges of nothing
+            return [(lo, hi)]
         step = (hi - lo) / len(SCALE)
         edges = [(lo + i * step, lo + (i + 1) * step) for i in range(len(SCALE))]
         return edges if self.higher_is_worse else [(b, a) for a, b in reversed(edges)]
@@ -99,10 +101,13 @@ def _counted(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def overview_diagram(compiled: CompiledProcess, central: CompiledProcess | None = None, href: str = "") -> graphviz.Digraph:
+def overview_diagram(
+    compiled: CompiledProcess, central: CompiledProcess | None = None, href: str = "", figures: Figures | None = None
+) -> graphviz.Digraph:
     """One node per phase (its number, label, steps counted, the district's changes in it), the flows
     between phases (how many transitions each), a phase with changes filled as a changed step is;
-    ``href`` (with ``{phase}``) makes each phase a link to its view."""
+    ``href`` (with ``{phase}``) makes each phase a link to its view; ``figures``, keyed by phase,
+    fill the phases on their scale instead (the changes stay written in the node)."""
     m = diagram_of(compiled)
     ch = changes(compiled, central)
     district = compiled.process.district is not None
@@ -141,6 +146,10 @@ def overview_diagram(compiled: CompiledProcess, central: CompiledProcess | None 
             lines.append((f"Lokalt: {said}", {"COLOR": ORANGE_TEXT, "B": ""}))
             attrs.update(CHANGED if not local else LOCAL)
             attrs["class"] = "phase-node changed"
+        if figures is not None:
+            fill = figures.colour(phase.id)
+            attrs.update({"fillcolor": fill, "style": "rounded,filled"} if fill else NO_FIGURE)
+            lines.append((figures.values.get(phase.id, (None, ""))[1] or "Inget att visa", {"B": ""}))
         if href:
             attrs.update(URL=href.format(phase=phase.id), target="_top")
         g.node(f"phase_{phase.id}", html_label(*lines), **attrs)
@@ -156,7 +165,12 @@ def overview_diagram(compiled: CompiledProcess, central: CompiledProcess | None 
         attrs["label"] = html_label(_counted(len(edges), "övergång", "övergångar"))
         attrs["tooltip"] = tooltip("; ".join(f"{m.nodes[e.source].label} → {m.nodes[e.target].label}" for e in edges))
         g.edge(f"phase_{a}", f"phase_{b}", **attrs)
-    if district:
+    if figures is not None:
+        with g.subgraph(name="cluster_legend") as sub:
+            sub.attr(label=html_label(("Teckenförklaring", {"B": ""})), color="#90a4ae", fontsize="14")
+            for i, (text, attrs) in enumerate(reversed(_scale_legend(figures))):
+                sub.node(f"_legend_{i}", html_label(text), **attrs, **{"class": "legend-item"})
+    elif district:
         with g.subgraph(name="cluster_legend") as sub:
             sub.attr(label=html_label(("Teckenförklaring", {"B": ""})), color="#90a4ae", fontsize="14")
             # given last to first: Graphviz lays this legend out right to left
@@ -211,16 +225,23 @@ def phase_diagram(
     d.transitions(own, local_edge(ch))
     _outside(d, compiled, phase_id, ch, href)
     if figures is not None:
-        bins = figures.bins()
-        entries = [(f"{_number(min(a, b))}–{_number(max(a, b))}", {"fillcolor": SCALE[i]}) for i, (a, b) in enumerate(bins)]
-        entries.append(("Inget att visa (inga eller för få)", dict(NO_FIGURE)))
         # Graphviz lays a top-to-bottom picture's legend out right to left: given last to first, it reads in order
-        d.legend([*reversed(entries), (f"{figures.title}:", {"shape": "plaintext"})], [], gateways=False)
+        d.legend(list(reversed(_scale_legend(figures))), [], gateways=False)
     else:
         d.legend(
             [("Steg i en annan fas", dict(CONTEXT)), ("Ändrat lokalt", dict(CHANGED)), ("Tillagt lokalt", dict(LOCAL))], [], False
         )
     return d.g
+
+
+def _scale_legend(figures: Figures) -> list[tuple[str, dict[str, str]]]:
+    """The measure's name, each fill with its range, and the fill of no figure."""
+    bins = figures.bins()
+    entries = [
+        (_number(a) if a == b else f"{_number(min(a, b))}–{_number(max(a, b))}", {"fillcolor": SCALE[i]})
+        for i, (a, b) in enumerate(bins)
+    ]
+    return [(f"{figures.title}:", {"shape": "plaintext"}), *entries, ("Inget att visa (inga eller för få)", dict(NO_FIGURE))]
 
 
 def _outside(d: Drawing, compiled: CompiledProcess, phase_id: str, ch: Changes, href: str) -> None:
@@ -255,12 +276,17 @@ def _outside(d: Drawing, compiled: CompiledProcess, phase_id: str, ch: Changes, 
 
 
 def render_overview(
-    compiled: CompiledProcess, central: CompiledProcess | None = None, href: str = "", format: RenderFormat = "svg"
+    compiled: CompiledProcess,
+    central: CompiledProcess | None = None,
+    href: str = "",
+    figures: Figures | None = None,
+    format: RenderFormat = "svg",
 ) -> bytes:
-    """``overview_diagram`` rendered, in the render cache by both versions, the links and format."""
+    """``overview_diagram`` rendered, in the render cache by both versions, the links, the figures and format."""
     _check_format(format)
-    key = ("overview", compiled.version, central.version if central else "", href, format)
-    return _cached(key, lambda: render(overview_diagram(compiled, central, href), format))
+    said = hashlib.sha256(figures.key().encode("utf-8")).hexdigest() if figures else ""
+    key = ("overview", compiled.version, central.version if central else "", href, said, format)
+    return _cached(key, lambda: render(overview_diagram(compiled, central, href, figures), format))
 
 
 def render_phase(

@@ -117,19 +117,69 @@ def central_page() -> RedirectResponse:
     return RedirectResponse(f"/ui/districts/{CENTRAL}", status_code=303)
 
 
+@dataclass(frozen=True)
+class PhaseFigures:
+    """A phase's steps added up; a sum is None where one of its steps shows "<5" (it cannot be added)."""
+
+    phase: str
+    label: str
+    passed: int | None
+    open_now: int | None
+    overdue_now: int | None
+
+
+def _sum(counts: list[int | str]) -> int | None:
+    return sum(c for c in counts if isinstance(c, int)) if all(isinstance(c, int) for c in counts) else None
+
+
+def by_phase(report: StepsReport, phases: list[Any]) -> list[PhaseFigures]:
+    return [
+        PhaseFigures(
+            p.id,
+            p.label,
+            _sum([s.passed for s in report.steps if s.phase == p.id]),
+            _sum([s.open_now for s in report.steps if s.phase == p.id]),
+            _sum([s.overdue_now for s in report.steps if s.phase == p.id]),
+        )
+        for p in phases
+    ]
+
+
+def count(value: int | None) -> str:
+    return "–" if value is None else str(value)
+
+
 @router.get("/districts/{district}", response_class=HTMLResponse)
-def district_page(request: Request, district: Name, view: str = "overview") -> HTMLResponse:
-    """The process by phase with its changes as text, or (``view``) the whole process or its differences."""
+def district_page(
+    request: Request,
+    district: Name,
+    session: Annotated[Session, Depends(reader_db)],
+    writer: Annotated[AuditWriter, Depends(audit_writer)],
+    view: str = "overview",
+    period_from: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+    period_to: Annotated[str | None, Query(alias="to", pattern=MONTH)] = None,
+) -> HTMLResponse:
+    """The process by phase with its changes as text and what is open and overdue in each phase now, or
+    (``view``) the whole process or its differences."""
     principal = page_principal(request, *READERS)
     compiled, central, label, state = process_of(request, district)
     view = view if view in ("overview", "process", "diff") and not (district == CENTRAL and view == "diff") else "overview"
+    model = diagram_of(compiled)
+    totals: list[PhaseFigures] = []
+    report = None
     if view == "overview":
-        svg = render_overview(compiled, central, href=f"/ui/districts/{district}/phases/{{phase}}")
+        report = figures_for(request, principal, session, writer, district, period_from, period_to)
+        totals = by_phase(report, list(model.phases.values())) if report else []
+        values = {
+            t.phase: (None if t.overdue_now is None else float(t.overdue_now), f"{count(t.overdue_now)} försenade nu")
+            for t in totals
+        }
+        figures = Figures("Försenade steg nu", values) if report else None
+        svg = render_overview(compiled, central, href=f"/ui/districts/{district}/phases/{{phase}}", figures=figures)
     elif district == CENTRAL:
         svg = render_process(compiled)
     else:
         svg = diagram_bytes(request, district, view, "svg")
-    model = diagram_of(compiled)
     return page(
         request,
         "district.html",
@@ -145,6 +195,9 @@ def district_page(request: Request, district: Name, view: str = "overview") -> H
         view=view,
         phases=list(model.phases.values()),
         changes=changes_text(compiled, central),
+        report=report,
+        totals=totals,
+        count=count,
         svg=inline_svg(svg),
     )
 

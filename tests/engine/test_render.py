@@ -549,3 +549,18 @@ def test_every_text_in_the_diagrams_has_at_least_4_5_to_1_contrast(real: Build, 
         assert texts, view
         low = [(t, c, f, round(contrast(c, f), 2)) for t, c, f in texts if contrast(c, f) < 4.5]
         assert low == [], view
+
+
+def test_the_overview_carries_figures_per_phase(real: Build) -> None:
+    farsta = district_of(real, "farsta")
+    figures = Figures("Försenade steg nu", {"intake": (4.0, "4 försenade nu"), "risk": (0.0, "0 försenade nu")})
+    nodes = svg_nodes(render(overview_diagram(farsta, central_of(real), "", figures)))
+    assert "4 försenade nu" in nodes["phase_intake"][1] and "Inget att visa" in nodes["phase_closure"][1]
+    legend = " ".join(text for n, (_, text) in nodes.items() if n.startswith("_legend"))
+    assert "Försenade steg nu" in legend and "3,2–4" in legend
+
+
+def test_figures_of_one_value_have_one_fill() -> None:
+    same = Figures("Försenade steg nu", {"a": (0.0, "0"), "b": (0.0, "0"), "c": (None, "")})
+    assert same.bins() == [(0.0, 0.0)]
+    assert (same.colour("a"), same.colour("b"), same.colour("c")) == (SCALE[0], SCALE[0], None)

@@ -71,6 +71,9 @@ def test_the_overview_is_readable_at_1400_px_and_lists_the_changes(browser: Brow
     assert "Lokala steg" in changes.inner_text()
     assert changes.locator("li").count() >= 3
     assert "fas" in changes.inner_text()
+    totals = page.locator("#figures tbody tr")
+    assert totals.count() == 10, "a row of figures per phase"
+    assert "försenade nu" in str(page.locator("#diagram svg").text_content()), "the phases carry their figure"
     session.shot("process_overview_jarva")
     no_violations(page)
     assert session.problems == []
@@ -83,6 +86,13 @@ def test_clicking_a_phase_opens_its_steps(browser: Browser, server: ServerProces
     page.wait_for_url("**/ui/districts/jarva/phases/investigation")
     page.locator("#diagram[data-ready=true]").wait_for()
     assert page.locator("h1").inner_text().startswith("Fas 6")
+    page.go_back()
+    page.locator("#figures a").nth(1).click()
+    page.wait_for_url("**/ui/districts/jarva/phases/intake")
+    page.go_back()
+    page.locator("#diagram svg g.node.phase-node a").nth(5).click()
+    page.wait_for_url("**/ui/districts/jarva/phases/investigation")
+    page.locator("#diagram[data-ready=true]").wait_for()
     assert page.locator("#diagram svg g.node.step").count() == 12
     assert smallest_text(page) >= 10, "the phase view opens at a readable size"
     assert session.problems == []
