@@ -7,7 +7,8 @@ the districts, their diagrams and the equality matrix.  This module owns the
 login, the cookie and the page frame; the caseworkers' pages (their unit's work,
 their cases, a case) are routes/work_pages.py's, the pages for reviewed change
 of the processes routes/change_pages.py's, the effect goals
-routes/goal_pages.py's.
+routes/goal_pages.py's, a district's process (overview by phase, the phases, the
+live figures) routes/process_pages.py's.
 """
 
 from __future__ import annotations
