@@ -195,6 +195,8 @@ AUDITED = (
     "/ui/cases",
     "/ui/goals",
     "/ui/drafts",
+    "/ui/workload",
+    "/ui/equality",
 )
 
 

@@ -156,7 +156,7 @@ class Casework:
         case.updated_at = utcnow()
         if event.kind == "case_closed":
             case.closed, case.closed_on = True, event.on
-        store_steps(session, case, decided, self.today())
+        store_steps(session, case, decided, self.today(), entry.payload.get("completes"))
         session.add(case)
         audit(session, principal, "append_event", case.id, case_district=case.district)
         session.commit()

@@ -15,13 +15,15 @@ and ``.guaranteed``), so a district that gives an intervention through a local s
 counted by that step.  Everything is counted in two grouped queries (by district and intervention,
 and by intervention for the city, where a case counts once), never by deciding a case.
 
-A case's pending guarantees are those of its *last* decision: a case closed without being offered
-an intervention it qualified for no longer has them, so it drops out of that intervention's
-eligible clients.  The shares describe the cases that are open, or that were offered it.
+A case's pending guarantees are those of its last decision, which a closing keeps: a client who
+declines and whose case closes still counts as eligible for what was never offered.  Passages are
+recorded from migration 0007 on: for cases older than that, a guaranteed step passed before it is
+not seen, and such a case counts as offered only while the step is open.
 
 Small numbers can identify a client: a district's own manager sees its figures exactly; the city's
-managers see every district with counts of 1–4 as ``"<5"`` and no share worked out from fewer than
-5 eligible clients (api/workload.py's rule, as in api/step_figures.py).
+managers see every district, and everyone the city's figures, with counts of 1–4 as ``"<5"``, the
+others rounded to 5, and a share only where the offered and the not offered are each 0 or at least
+5 (api/workload.py ``shown`` and ``telling``, as in api/step_figures.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sqlmodel import Session, col
 from engine import CompiledProcess
 
 from .models import Case, OpenStep, PendingIntervention, StepPassage
-from .workload import SMALL, Count, shown
+from .workload import SMALL, Count, shown, telling
 
 Rows = Select[*tuple[Any, ...]]
 # A district is flagged when its share is more than this many percentage points from the city's,
@@ -66,7 +68,7 @@ class DistrictFigure(Figure):
 class DistrictPractice(BaseModel):
     district: str
     label: str
-    exact: bool = Field(description="False where counts of 1-4 are shown as '<5'.")
+    exact: bool = Field(description="False where counts of 1-4 are shown as '<5' and the others rounded to 5.")
     interventions: list[DistrictFigure]
 
 
@@ -184,8 +186,8 @@ def equality_practice(
 
 
 def _share(eligible: int, offered: int, exact: bool) -> float | None:
-    # From fewer than SMALL clients a share tells who they are; not shown outside the district.
-    if eligible == 0 or (not exact and eligible < SMALL):
+    # Outside the district a share of 3 in 7 gives back both the 3 offered and the 4 who were not.
+    if eligible == 0 or not telling(exact, offered, eligible - offered):
         return None
     return round(offered / eligible, 3)
 

@@ -17,9 +17,11 @@ What goes: a case is purged when it is closed, closed before the day, and its la
 before the day too: no event of it is dated on or after the day, or was recorded on or after
 it (a note made late, about an old date, restarts the period, as the law counts from when it
 was made).  An open case is never purged, whatever its dates.  With the case go its events
-(``case_events``: payloads and the facts history).  No other table holds anything per case
-but the audit trail: ``unit_routines`` and ``process_versions`` are per unit and per process
-version.
+(``case_events``: payloads and the facts history), its open steps, the steps it passed and
+the interventions it was owed (``open_steps``, ``step_passages``, ``pending_interventions``).  No
+other table holds anything per case but the audit trail: ``unit_routines`` and
+``process_versions`` are per unit and per process version, ``step_months`` counts per district,
+step and month.
 
 What stays: the audit trail, which has a retention of its own and is append-only in the
 database (migration 0003).  Its rows carry the case id, never the reference or facts.  Each
@@ -37,7 +39,7 @@ Deleted rows must not linger in the files.  SQLite: the purge runs with ``secure
 of a row (from before the case was closed, say) can still sit in free space: the file is then
 VACUUMed, rebuilt from the live rows (holding the write lock as long as the copy takes), and
 the WAL checkpointed and truncated.  PostgreSQL leaves deleted and updated rows as dead tuples:
-VACUUM runs on the two tables afterwards, outside a transaction as it must.  It makes them
+VACUUM runs on the tables that held the cases afterwards, outside a transaction as it must.  It makes them
 unreachable and frees their space for reuse, but the bytes stay in the pages until overwritten;
 only ``VACUUM FULL`` rewrites the files, under an exclusive lock, which is left to the operator.
 Backups and archived WAL keep what they hold until their own retention ends.
@@ -152,4 +154,5 @@ def _reclaim(engine: Engine) -> None:
     elif engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(f"VACUUM {CaseEvent.__tablename__}, {Case.__tablename__}")
+            tables = (CaseEvent, OpenStep, StepPassage, PendingIntervention, Case)
+            conn.exec_driver_sql("VACUUM " + ", ".join(str(t.__tablename__) for t in tables))

@@ -9,8 +9,9 @@ instances were completed after how many days: counted with every passage, api/wo
 (bench/reports.py).
 
 Small numbers can identify a client: outside the district (the city's managers, the process owner,
-another district) a district's counts of 1–4 are shown as ``"<5"``, and a median or share worked
-out from fewer than 5 passages is not shown at all (api/workload.py has the same rule).
+another district), and in the city's own figures, counts of 1–4 are shown as ``"<5"`` and the others
+rounded to 5, and a median or share is shown only where its counts are 0 or at least 5
+(api/workload.py ``shown`` and ``telling``, which say why).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from sqlmodel import Session, col
 from engine import CompiledProcess
 
 from .models import OpenStep, StepMonth
-from .workload import SMALL, Count, shown
+from .workload import SMALL, Count, shown, telling
 
 MAX_MONTHS = 120
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# Years 1900-2999: a month whose last day or next month leaves the calendar is not a period.
+MONTH = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
 class StepFigures(BaseModel):
@@ -54,7 +56,7 @@ class StepsReport(BaseModel):
     period_from: dt.date
     period_to: dt.date
     today: dt.date
-    exact: bool = Field(description="False where a district's counts of 1-4 are shown as '<5'.")
+    exact: bool = Field(description="False where counts of 1-4 are shown as '<5' and the others rounded to 5.")
     steps: list[StepFigures]
 
     def to_csv_rows(self) -> Iterable[list[str]]:
@@ -171,8 +173,9 @@ def _figures(
     step = process.step(step_id)
     tally = tally or _Tally()
     n = tally.passed
-    # From fewer than SMALL passages a median or share describes a handful of clients.
-    telling = exact or n >= SMALL
+    # From fewer than SMALL passages a median describes a handful of clients, and a share of
+    # steps done in time gives back how many were late.
+    kept, late = tally.kept, tally.with_due - tally.kept
     role = step.role
     unit = process.process.bindings.get(role) if role else None
     return StepFigures(
@@ -183,9 +186,9 @@ def _figures(
         unit=unit,
         unit_label=process.process.units[unit].label if unit in process.process.units else None,
         passed=shown(n, exact),
-        median_days=tally.median() if telling else None,
+        median_days=tally.median() if telling(exact, n) else None,
         with_deadline=shown(tally.with_due, exact),
-        within_deadline=round(tally.kept / tally.with_due, 3) if telling and tally.with_due else None,
+        within_deadline=round(kept / tally.with_due, 3) if tally.with_due and telling(exact, kept, late) else None,
         open_now=shown(now[0], exact),
         overdue_now=shown(now[1], exact),
         city_median_days=city.median() if district is not None and city is not None and city.passed >= SMALL else None,

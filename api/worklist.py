@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -49,21 +49,18 @@ NO_DUE = dt.date(9999, 12, 31)
 MAX_PAGE = 200
 
 
-def store_steps(session: Session, case: Case, decision: Decision, as_of: dt.date) -> None:
+def store_steps(
+    session: Session, case: Case, decision: Decision, as_of: dt.date, completes: Mapping[str, Any] | None = None
+) -> None:
     """Replace the case's stored open steps with those of ``decision`` (in the caller's transaction),
-    decided on ``as_of`` (the service's today: an event may be dated earlier).  An open step that a
-    completion in the case's fold (``case.state``, brought forward before this) closed is kept as a
-    passage (``step_passages``): the day it opened, the day it was done, its due date then.  The
-    guaranteed interventions the client qualifies for and was not offered are kept beside them
-    (``pending_interventions``)."""
+    decided on ``as_of`` (the service's today: an event may be dated earlier).  ``completes`` is the
+    completion this write records (``{step, on, child}``, an event's ``payload.completes``): the open
+    step it closes is kept as a passage (``step_passages``: the day it opened, the day it was done,
+    its due date then) and counted in its month.  The guaranteed interventions the client qualifies
+    for and was not offered are kept beside the open steps (``pending_interventions``)."""
     # Without flushing what the caller has pending: its own checks (a duplicate reference) fail at its commit.
     with session.no_autoflush:
-        # Columns, not rows: loaded rows would sit in the session beside the new ones of the same key.
-        columns = (OpenStep.step, OpenStep.child, OpenStep.opened_on, OpenStep.unit, OpenStep.phase, OpenStep.due_on)
-        before = session.execute(
-            sa_select(*(col(c) for c in columns)).where(col(OpenStep.case_id) == case.id, col(OpenStep.waiting).is_(False))
-        ).all()
-        passed = _passages(case, before, decision)
+        passed = _passage(session, case, completes) if completes is not None else []
         session.exec(delete(OpenStep).where(col(OpenStep.case_id) == case.id))
         session.exec(delete(PendingIntervention).where(col(PendingIntervention.case_id) == case.id))
         _count(session, passed)
@@ -92,36 +89,39 @@ def store_steps(session: Session, case: Case, decision: Decision, as_of: dt.date
     case.steps_as_of = as_of
 
 
-def _passages(case: Case, before: Sequence[Any], decision: Decision) -> list[StepPassage]:
-    # A step instance stays open (the same day it opened) unless something closed it: a completion
-    # on or after that day is what did; a change of facts or a move that re-routed it is no passage.
-    still = {(s.step, -1 if s.child is None else s.child, s.opened_on) for s in (*decision.next_steps, *decision.waiting)}
-    done: dict[tuple[str, int], dt.date] = {}
-    for completed in (case.state or {}).get("completed", ()):
-        key = (completed["step"], -1 if completed.get("child") is None else completed["child"])
-        on = dt.date.fromisoformat(completed["on"])
-        done[key] = max(on, done.get(key, on))
-    out = []
-    for row in before:
-        completed_on = done.get((row.step, row.child))
-        if (row.step, row.child, row.opened_on) in still or completed_on is None or completed_on < row.opened_on:
-            continue
-        out.append(
-            StepPassage(
-                case_id=case.id,
-                step=row.step,
-                child=row.child,
-                opened_on=row.opened_on,
-                district=case.district,
-                unit=row.unit,
-                phase=row.phase,
-                completed_on=completed_on,
-                due_on=row.due_on,
-                days=max(0, (completed_on - row.opened_on).days),
-                kept=None if row.due_on is None else completed_on <= row.due_on,
-            )
+def _passage(session: Session, case: Case, completes: Mapping[str, Any]) -> list[StepPassage]:
+    # Only the completion this write records is a passage: a step that leaves the open steps for any
+    # other reason (new facts re-route it, a move, a closing) was not done, and a step a loop opens
+    # again the same day it was done is still the one this completion closed.
+    child = -1 if completes.get("child") is None else int(completes["child"])
+    on = completes["on"] if isinstance(completes["on"], dt.date) else dt.date.fromisoformat(str(completes["on"]))
+    # Columns, not a row: a loaded row would sit in the session beside the new one of the same key.
+    columns = (OpenStep.opened_on, OpenStep.unit, OpenStep.phase, OpenStep.due_on)
+    row = session.execute(
+        sa_select(*(col(c) for c in columns)).where(
+            col(OpenStep.case_id) == case.id,
+            col(OpenStep.step) == completes["step"],
+            col(OpenStep.child) == child,
+            col(OpenStep.waiting).is_(False),
         )
-    return out
+    ).first()
+    if row is None or on < row.opened_on:
+        return []
+    return [
+        StepPassage(
+            case_id=case.id,
+            step=completes["step"],
+            child=child,
+            opened_on=row.opened_on,
+            district=case.district,
+            unit=row.unit,
+            phase=row.phase,
+            completed_on=on,
+            due_on=row.due_on,
+            days=(on - row.opened_on).days,
+            kept=None if row.due_on is None else on <= row.due_on,
+        )
+    ]
 
 
 def _count(session: Session, passed: Sequence[StepPassage]) -> None:
