@@ -103,8 +103,8 @@ def workload_report(
     format: Literal["json", "csv"] = "json",
 ) -> Workload | Response:
     """Open cases, and open and overdue steps by unit and by phase, per district: a district's
-    manager sees their own, the city's every district.  Counts only; 1–4 are shown as "<5" outside
-    the district (api/workload.py)."""
+    manager sees their own, the city's every district.  Counts only; outside the district 1–4 are
+    shown as "<5" and the others rounded to 5 (api/workload.py)."""
     report = workload_for(request, principal, session, district)
     writer.write(principal, "workload_report", case_district=district or principal.district)
     if format == "csv":
@@ -148,7 +148,8 @@ def steps_figures(
     """Per step of the district's process (or the central one, for the city), over whole months: step
     instances completed, median days from opening to completion, the share done within the
     deadline, open and overdue now; a district's report has the city's median beside each step.
-    Outside the district counts of 1-4 are "<5" and a median or share of fewer than 5 is not shown."""
+    Outside the district (and in the city's figures) counts of 1-4 are "<5", the others rounded to 5,
+    and a median or share is shown only where none of its counts is 1-4."""
     report = steps_for(request, principal, session, district, period_from, period_to)
     writer.write(principal, "steps_report", case_district=district)
     if format == "csv":
@@ -206,7 +207,8 @@ def equality_practice_report(
     (offered it, or qualifying and not yet offered), the share that were offered it, beside the
     city's share; a district more than 10 percentage points from the city with at least 5 eligible
     is flagged.  A district's manager sees their own district exactly and the city's figures; the
-    city's managers every district, with counts of 1-4 as "<5" (api/equality_practice.py)."""
+    city's managers every district, with counts of 1-4 as "<5" and the others rounded to 5
+    (api/equality_practice.py)."""
     report = equality_practice_for(request, principal, session, district, period_from, period_to)
     writer.write(principal, "equality_practice", case_district=district or principal.district)
     return report
