@@ -145,8 +145,9 @@ def by_phase(report: StepsReport, phases: list[Any]) -> list[PhaseFigures]:
     ]
 
 
-def count(value: int | None) -> str:
-    return "–" if value is None else str(value)
+def count(value: int | None, exact: bool = True) -> str:
+    """A phase's sum; outside the district its parts are rounded to 5, so the sum is approximate."""
+    return "–" if value is None else str(value) if exact or value == 0 else f"ca {value}"
 
 
 @router.get("/districts/{district}", response_class=HTMLResponse)
@@ -169,12 +170,12 @@ def district_page(
     report = None
     if view == "overview":
         report = figures_for(request, principal, session, writer, district, period_from, period_to)
-        totals = by_phase(report, list(model.phases.values())) if report else []
-        values = {
-            t.phase: (None if t.overdue_now is None else float(t.overdue_now), f"{count(t.overdue_now)} försenade nu")
-            for t in totals
-        }
-        figures = Figures("Försenade steg nu", values) if report else None
+        figures = None
+        if report is not None:
+            totals = by_phase(report, list(model.phases.values()))
+            said = {t.phase: f"{count(t.overdue_now, report.exact)} försenade nu" for t in totals}
+            values = {t.phase: (None if t.overdue_now is None else float(t.overdue_now), said[t.phase]) for t in totals}
+            figures = Figures("Försenade steg nu", values)
         svg = render_overview(compiled, central, href=f"/ui/districts/{district}/phases/{{phase}}", figures=figures)
     elif district == CENTRAL:
         svg = render_process(compiled)

@@ -73,6 +73,7 @@ def test_the_overview_is_readable_at_1400_px_and_lists_the_changes(browser: Brow
     assert "fas" in changes.inner_text()
     totals = page.locator("#figures tbody tr")
     assert totals.count() == 10, "a row of figures per phase"
+    assert "ungefärliga" in page.locator("main").inner_text(), "the city's manager reads sums of rounded counts"
     assert "försenade nu" in str(page.locator("#diagram svg").text_content()), "the phases carry their figure"
     session.shot("process_overview_jarva")
     no_violations(page)
