@@ -81,7 +81,16 @@ def page_principal(request: Request, *roles: Role) -> Principal:
 
 
 def page(request: Request, template: str, principal: Principal | None, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"principal": principal, "roles": ROLES, **context}, status_code=status)
+    frame = {"principal": principal, "roles": ROLES, "district_label": _district_label(request, principal)}
+    return templates.TemplateResponse(request, template, {**frame, **context}, status_code=status)
+
+
+def _district_label(request: Request, principal: Principal | None) -> str | None:
+    # The header names the person's district as people say it, not by its id.
+    if principal is None or principal.district is None:
+        return None
+    state = registry(request).snapshot.districts.get(principal.district)
+    return state.label if state is not None else principal.district
 
 
 def error_page(request: Request, status: int, exc: Exception, incident: str | None = None) -> HTMLResponse:

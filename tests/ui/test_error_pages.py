@@ -53,6 +53,7 @@ def test_a_page_a_role_may_not_see_says_which_role_it_needs(service: Service) ->
     text = is_page(service.client.get("/ui/goals"), 403)
     assert "Sidan kräver rollen chef." in text
     assert 'href="/ui/work"' in text
+    assert "· Farsta stadsdelsförvaltning ·" in text, "the header names the district as people say it"
 
 
 def test_an_error_page_repeats_nothing_that_was_sent(service: Service) -> None:
