@@ -39,7 +39,7 @@ from .casework import Casework
 from .errors import ApiError
 from .events import EventIn
 from .goals import client_units
-from .models import Case
+from .models import Case, OpenStep
 from .routes import goals
 from .schemas import CaseCreate
 from .settings import Settings
@@ -81,6 +81,9 @@ PROFILES: dict[str, Profile] = {
     "sodermalm": Profile(0.12, (0.4, 0.8, 1.0), 0.34, 0.84, 0.83, 0.95, 0.14, 0.16, 1.25),
 }
 DEFAULT = Profile(0.05, (0.3, 0.6, 0.9), 0.35, 0.8, 0.75, 0.9, 0.18, 0.16, 1.2)
+# Days from a step opening to its completion, and how much slower or quicker a district is than that.
+WAITS = (0, 0, 1, 1, 2, 3, 5, 8, 13)
+PACE = {"jarva": 1.6, "skarholmen": 1.4, "kungsholmen": 0.6, "bromma": 0.7, "skarpnack": 1.3}
 
 
 @dataclass
@@ -119,6 +122,27 @@ class Writer:
         with Session(self.engine, expire_on_commit=False) as session:
             self._casework(session, district).record(case_id, EVENT.validate_python(event))
         self.events += 1
+
+    def walk(self, district: str, case_id: uuid.UUID, rng: random.Random, until: dt.date, pace: float) -> None:
+        """Complete the case's first open step, and the next, as a caseworker would, each some days
+        after it opened (``pace`` stretches the days), up to ``until``: the steps the live figures
+        per step count (``step_passages``).  A step the service refuses ends the walk."""
+        for _ in range(rng.randrange(2, 9)):
+            with Session(self.engine) as session:
+                query = select(OpenStep).where(col(OpenStep.case_id) == case_id, col(OpenStep.waiting).is_(False))
+                first = session.exec(query.order_by(col(OpenStep.sort_due), col(OpenStep.step), col(OpenStep.child))).first()
+            if first is None:
+                return
+            on = first.opened_on + dt.timedelta(days=round(rng.choice(WAITS) * pace))
+            if on > until:
+                return
+            event: dict[str, Any] = {"kind": "step_completed", "step": first.step, "on": on.isoformat()}
+            if first.child >= 0:
+                event["child"] = first.child
+            try:
+                self.event(district, case_id, event)
+            except ApiError:
+                return
 
     def routine(self, district: str, unit: str, adopted: dt.date) -> None:
         # The unit routine has no service of its own: its route function, with a request on the app.
@@ -283,6 +307,11 @@ def _client(rng: random.Random, writer: Writer, span: _Span, district: str, refe
             break
         created += 1
         events, closed = case_story(rng, profile, opened, span.horizon, span.first_year, children)
+        # The first steps of the pathway, before what the goals count happens; districts keep their own pace.
+        first_event = min((dt.date.fromisoformat(e["on"]) for e in events), default=span.horizon)
+        # A generator of its own (seeded by the case), so the stories the goals count stay as they were.
+        walk = random.Random(f"{reference}:{created}")
+        writer.walk(district, case_id, walk, min(first_event - dt.timedelta(days=1), span.horizon), PACE.get(district, 1.0))
         for event in events:
             writer.event(district, case_id, event)
         if closed is None:
