@@ -30,6 +30,7 @@ from engine import export_bpmn
 from ..auth import Principal, Role
 from ..errors import ApiError
 from ..pseudonym import ID_PATTERN
+from ..pseudonym import MESSAGE as PIN_MESSAGE
 from ..store import registry
 from .diagrams import MEDIA, diagram_bytes, district_process, equality
 
@@ -56,6 +57,13 @@ REFUSALS = {
     500: "Något gick fel i tjänsten. Felet är loggat; försök igen om en stund.",
     503: "Databasen svarar inte just nu. Försök igen om en stund.",
 }
+
+
+# The personal-number guard's refusal as a page says it (api/pseudonym.py): what, where, never the value.
+PIN_PAGE = (
+    "Något i det du skickade ser ut som ett personnummer eller samordningsnummer och togs inte emot: "
+    "klienter registreras bara under sin pseudonym"
+)
 
 
 class Refused(ApiError):
@@ -99,6 +107,9 @@ def error_page(request: Request, status: int, exc: Exception, incident: str | No
     nothing that was sent; a query parameter is named, its value is not."""
     if isinstance(exc, Refused):
         said = exc.message
+    elif isinstance(exc, ApiError) and exc.fields and any(f.get("msg") == PIN_MESSAGE for f in exc.fields):
+        where = sorted({str(f["loc"][-1]) for f in exc.fields if len(f.get("loc", ())) > 1})
+        said = PIN_PAGE + (f" (fältet {', '.join(where)})." if where else ".")
     elif isinstance(exc, RequestValidationError):
         located = (e.get("loc", ()) for e in exc.errors())
         names = sorted({str(loc[-1]) for loc in located if len(loc) > 1 and loc[0] in ("query", "path")})
