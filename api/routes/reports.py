@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -89,6 +90,14 @@ def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
         raise invalid({name: "out of range: in UTC it falls outside the years 1–9999"}, where="query") from None
 
 
+def csv_answer(rows: Iterable[list[str]], name: str) -> Response:
+    """A report as a CSV download named ``name`` (the reports' ``format=csv``)."""
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+
+
 @router.get(
     "/reports/workload",
     response_model=Workload,
@@ -108,11 +117,8 @@ def workload_report(
     report = workload_for(request, principal, session, district)
     writer.write(principal, "workload_report", case_district=district or principal.district)
     if format == "csv":
-        out = io.StringIO()
-        csv.writer(out).writerows(report.to_csv_rows())
         name = f"arbetslage-{district or principal.district or 'staden'}-{report.today.isoformat()}.csv"
-        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+        return csv_answer(report.to_csv_rows(), name)
     return report
 
 
@@ -153,11 +159,8 @@ def steps_figures(
     report = steps_for(request, principal, session, district, period_from, period_to)
     writer.write(principal, "steps_report", case_district=district)
     if format == "csv":
-        out = io.StringIO()
-        csv.writer(out).writerows(report.to_csv_rows())
         name = f"steg-{district or 'staden'}-{report.period_from:%Y-%m}-{report.period_to:%Y-%m}.csv"
-        disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=disposition)
+        return csv_answer(report.to_csv_rows(), name)
     return report
 
 
